@@ -1,0 +1,1 @@
+"""Calibration: per-channel pulse ranges, validation, persistence, DeepRacer import/export."""

@@ -1,0 +1,157 @@
+"""Typed configuration, in one place.
+
+Settings come from defaults, then an optional TOML file (``--config``), then the environment
+(``VEHICLE_DATA_DIR``), then command-line options. Everything that tunes the car is here so
+the drive loop, the governor and the console read the same numbers.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from dataclasses import dataclass, field, fields, is_dataclass, replace
+from pathlib import Path
+from typing import Any
+
+PWM_PERIOD_NS = 20_000_000  # 50 Hz, as every hobby servo and ESC expects
+PWM_BACKENDS = ("mock", "sysfs", "rpi-gpio", "pca9685", "sim")
+
+
+class ConfigError(ValueError):
+    """A configuration file or value that cannot be used."""
+
+
+def default_data_dir() -> Path:
+    """``/var/lib/vehicle`` on the car (when writable), a user directory on a desktop."""
+    env = os.environ.get("VEHICLE_DATA_DIR")
+    if env:
+        return Path(env)
+    system = Path("/var/lib/vehicle")
+    if system.is_dir() and os.access(system, os.W_OK):
+        return system
+    xdg = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
+    return Path(xdg) / "vehicle"
+
+
+@dataclass(frozen=True)
+class PwmSettings:
+    """Where the two channels go on each back-end. Defaults are DeepRacer's wiring."""
+
+    backend: str = "mock"
+    period_ns: int = PWM_PERIOD_NS
+    sysfs_root: Path = Path("/sys/class/pwm")
+    sysfs_chip: int | None = None
+    throttle_channel: int = 0
+    steering_channel: int = 1
+    gpio_steering_pin: int = 12  # BCM numbering
+    gpio_throttle_pin: int = 13
+    i2c_bus: int = 1
+    i2c_address: int = 0x40
+    mock_state_file: Path | None = None  # the mock's "hardware": outlives the process, like PWM
+
+
+@dataclass(frozen=True)
+class LoopSettings:
+    """Timing of the drive loop and the deadlines the safety governor enforces."""
+
+    rate_cap_hz: float | None = None  # None: run on every new frame
+    nominal_rate_hz: float = 15.0  # the camera rate the deadlines are derived from
+    manual_deadline_s: float = 0.5  # a console drive command expires after this
+    calibration_preview_s: float = 0.8  # a throttle preview returns to neutral by itself
+    throttle_ramp_per_s: float = 4.0  # normalised throttle per second, ramp-up only
+    inference_bound_s: float | None = None  # None: one nominal loop period
+
+    @property
+    def period_s(self) -> float:
+        return 1.0 / (self.rate_cap_hz or self.nominal_rate_hz)
+
+    @property
+    def stale_after_s(self) -> float:
+        """An autonomous command older than this (from frame capture) means neutral."""
+        return 1.5 * self.period_s
+
+    @property
+    def watchdog_interval_s(self) -> float:
+        """The governor's own check runs this often, independent of the drive loop."""
+        return self.period_s / 4.0
+
+
+@dataclass(frozen=True)
+class ConsoleSettings:
+    host: str = "127.0.0.1"
+    port: int = 8443
+    tls: bool | None = None  # None: TLS unless bound to localhost
+    max_upload_bytes: int = 200 * 1024 * 1024
+    viewer_max_fps: float = 15.0
+    login_attempts_per_minute: int = 10
+
+
+@dataclass(frozen=True)
+class Settings:
+    data_dir: Path = field(default_factory=default_data_dir)
+    pwm: PwmSettings = field(default_factory=PwmSettings)
+    loop: LoopSettings = field(default_factory=LoopSettings)
+    console: ConsoleSettings = field(default_factory=ConsoleSettings)
+
+    @property
+    def models_dir(self) -> Path:
+        return self.data_dir / "models"
+
+    @property
+    def calibration_path(self) -> Path:
+        return self.data_dir / "calibration.json"
+
+    @property
+    def runtime_state_path(self) -> Path:
+        return self.data_dir / "settings.json"
+
+    @property
+    def tls_dir(self) -> Path:
+        return self.data_dir / "tls"
+
+    @property
+    def secret_path(self) -> Path:
+        return self.data_dir / "secret"
+
+    @property
+    def password_path(self) -> Path:
+        return self.data_dir / "password"
+
+
+def _merge(obj: Any, values: dict[str, Any], where: str) -> Any:
+    """Return ``obj`` with the fields named in ``values`` replaced, type-checked."""
+    known = {f.name: f for f in fields(obj)}
+    changes: dict[str, Any] = {}
+    for key, value in values.items():
+        if key not in known:
+            raise ConfigError(f"{where}: unknown setting {key!r}")
+        current = getattr(obj, key)
+        if is_dataclass(current):
+            if not isinstance(value, dict):
+                raise ConfigError(f"{where}.{key}: expected a table")
+            changes[key] = _merge(current, value, f"{where}.{key}")
+        elif isinstance(current, Path):
+            changes[key] = Path(value)
+        elif isinstance(current, bool) or current is None or isinstance(value, type(current)):
+            changes[key] = value
+        elif isinstance(current, float) and isinstance(value, int):
+            changes[key] = float(value)
+        else:
+            raise ConfigError(f"{where}.{key}: expected {type(current).__name__}")
+    return replace(obj, **changes)
+
+
+def load_settings(config_file: Path | None = None, data_dir: Path | None = None) -> Settings:
+    """Defaults, then the TOML file, then an explicit data directory."""
+    settings = Settings()
+    if config_file is not None:
+        try:
+            values = tomllib.loads(Path(config_file).read_text())
+        except (OSError, tomllib.TOMLDecodeError) as exc:
+            raise ConfigError(f"cannot read config {config_file}: {exc}") from exc
+        settings = _merge(settings, values, "config")
+    if data_dir is not None:
+        settings = replace(settings, data_dir=Path(data_dir))
+    if settings.pwm.backend not in PWM_BACKENDS:
+        raise ConfigError(f"pwm.backend must be one of {', '.join(PWM_BACKENDS)}")
+    return settings
