@@ -1,0 +1,1 @@
+"""The simulator: DeepRacer tracks, a camera renderer, car dynamics and a judge."""
