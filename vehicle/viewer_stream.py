@@ -1,0 +1,99 @@
+"""JPEG frames for console viewers: encoded once per frame, shared by all, off the drive path.
+
+The encoder thread reads the frame slot as an onlooker (it never takes frames from the drive
+loop) and encodes only while somebody watched within the last couple of seconds.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+
+import cv2
+import numpy as np
+
+from vehicle.camera import LatestFrameSlot
+
+DEMAND_WINDOW_S = 2.0
+JPEG_QUALITY = 80
+
+# (index, steer_norm, throttle_norm, probabilities) of the newest step, or None
+ActionProvider = Callable[[], tuple[int, float, float, np.ndarray | None] | None]
+
+
+def draw_action_overlay(image: np.ndarray, action: tuple[int, float, float, object]) -> np.ndarray:
+    """A steering arrow and a throttle bar on a copy of the frame."""
+    index, steer, throttle, _ = action
+    canvas = image.copy() if image.ndim == 3 else cv2.cvtColor(image, cv2.COLOR_GRAY2BGR)
+    h, w = canvas.shape[:2]
+    base = (w // 2, h - 4)
+    tip = (int(w / 2 - steer * w * 0.35), int(h - 4 - max(0.15, abs(throttle)) * h * 0.5))
+    cv2.arrowedLine(canvas, base, tip, (0, 220, 255), max(1, w // 80), tipLength=0.25)
+    bar = int(abs(throttle) * (h - 8))
+    cv2.rectangle(canvas, (w - 10, h - 4 - bar), (w - 4, h - 4), (80, 200, 80), -1)
+    label = f"#{index}" if index >= 0 else "cont"
+    cv2.putText(canvas, label, (4, 14), cv2.FONT_HERSHEY_SIMPLEX, 0.4, (255, 255, 255), 1)
+    return canvas
+
+
+class ViewerStream:
+    def __init__(self, slot: LatestFrameSlot, action: ActionProvider) -> None:
+        self._slot = slot
+        self._action = action
+        self._cond = threading.Condition()
+        self._encoded: dict[bool, tuple[int, bytes]] = {}
+        self._demand_until = {False: 0.0, True: 0.0}
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="jpeg-encoder", daemon=True)
+        self.encoded_frames = 0
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        with self._cond:
+            self._cond.notify_all()
+        if self._thread.is_alive():
+            self._thread.join(timeout=2.0)
+
+    def wait_jpeg(
+        self, after_seq: int, timeout: float, *, overlay: bool = False
+    ) -> tuple[int, bytes] | None:
+        """The newest encoded frame with seq > ``after_seq``, or None after ``timeout``."""
+        deadline = time.monotonic() + timeout
+        with self._cond:
+            self._demand_until[overlay] = time.monotonic() + DEMAND_WINDOW_S
+            while not self._stop.is_set():
+                current = self._encoded.get(overlay)
+                if current is not None and current[0] > after_seq:
+                    return current
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    return None
+                self._cond.wait(remaining)
+        return None
+
+    def _run(self) -> None:
+        last_seq = 0
+        params = [cv2.IMWRITE_JPEG_QUALITY, JPEG_QUALITY]
+        while not self._stop.is_set():
+            frame = self._slot.wait_newer(last_seq, 0.25, consume=False)
+            if frame is None:
+                continue
+            last_seq = frame.seq
+            now = time.monotonic()
+            wanted = [o for o, until in self._demand_until.items() if until > now]
+            for overlay in wanted:
+                image = frame.image
+                action = self._action() if overlay else None
+                if action is not None:
+                    image = draw_action_overlay(image, action)
+                ok, data = cv2.imencode(".jpg", image, params)
+                if not ok:
+                    continue
+                with self._cond:
+                    self._encoded[overlay] = (frame.seq, data.tobytes())
+                    self._cond.notify_all()
+                self.encoded_frames += 1
