@@ -5,6 +5,7 @@ Values are validated where they enter: a ``ChannelCalibration`` that exists is u
 
 from __future__ import annotations
 
+import itertools
 from dataclasses import dataclass, field, replace
 from typing import Literal
 
@@ -100,8 +101,8 @@ class SpeedTable:
         speeds = [p[1] for p in self.points]
         if any(not -1.0 <= t <= 1.0 for t in throttles):
             raise CalibrationError("speed table throttle values must be within [-1, 1]")
-        if any(b <= a for a, b in zip(throttles, throttles[1:], strict=False)) or any(
-            b <= a for a, b in zip(speeds, speeds[1:], strict=False)
+        if any(b <= a for a, b in itertools.pairwise(throttles)) or any(
+            b <= a for a, b in itertools.pairwise(speeds)
         ):
             raise CalibrationError("speed table must be strictly increasing in throttle and speed")
 
