@@ -1,0 +1,34 @@
+"""Model bundles: DeepRacer metadata, safe archives, preprocessing, the ONNX policy, storage."""
+
+from vehicle.model.bundle import LoadedModel, load_bundle
+from vehicle.model.metadata import (
+    ActionSpace,
+    ContinuousActionSpace,
+    DiscreteAction,
+    DiscreteActionSpace,
+    ModelError,
+    ModelMetadata,
+    load_metadata,
+    parse_metadata,
+)
+from vehicle.model.policy import Policy
+from vehicle.model.preprocess import FrameError, Preprocessor
+from vehicle.model.store import ModelInfo, ModelStore
+
+__all__ = [
+    "ActionSpace",
+    "ContinuousActionSpace",
+    "DiscreteAction",
+    "DiscreteActionSpace",
+    "FrameError",
+    "LoadedModel",
+    "ModelError",
+    "ModelInfo",
+    "ModelMetadata",
+    "ModelStore",
+    "Policy",
+    "Preprocessor",
+    "load_bundle",
+    "load_metadata",
+    "parse_metadata",
+]
