@@ -1,0 +1,173 @@
+"""The per-frame path through the real model, action table, governor and mock outputs."""
+
+from __future__ import annotations
+
+import threading
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from vehicle.config import Settings
+from vehicle.drive import ActivePolicy
+from vehicle.model import load_bundle
+from vehicle.pwm.mock import MockPwm
+from vehicle.service import VehicleService
+
+from .conftest import make_bundle
+
+
+class FakeClock:
+    def __init__(self) -> None:
+        self.t = 1000.0
+
+    def __call__(self) -> float:
+        return self.t
+
+
+@pytest.fixture
+def car(tmp_path: Path, bundle: Path):
+    clock = FakeClock()
+    backend = MockPwm(clock=clock)
+    service = VehicleService(
+        Settings(data_dir=tmp_path / "data"),
+        backend,
+        model_path=bundle,
+        throttle_limit=1.0,
+        mode="autonomous",
+        clock=clock,
+        watchdog=False,
+    )
+    yield service, backend, clock
+    service.close()
+
+
+def frame_image(value: int) -> np.ndarray:
+    rng = np.random.default_rng(value)
+    return rng.integers(0, 255, size=(480, 640, 3), dtype=np.uint8)
+
+
+def expected_action(service: VehicleService, image: np.ndarray):
+    active = service.drive.active
+    outputs = active.model.policy.run(active.model.preprocessor(image)).copy()
+    return active.table.decide(outputs), outputs
+
+
+def test_step_writes_the_table_pulse_for_the_argmax_action(car) -> None:
+    service, backend, clock = car
+    calibration = service.calibration()
+    service.start()
+    image = frame_image(1)
+    want, outputs = expected_action(service, image)
+    # Ramp-up is bounded: feed frames until the throttle reaches the action's value.
+    for _ in range(60):
+        clock.t += 1 / 15
+        result = service.drive.step(service.slot.put(image))
+    assert result.action == want
+    assert int(np.argmax(result.outputs)) == want.index == int(np.argmax(outputs))
+    assert backend.current["steering"] == calibration.steering.to_pulse(want.steer_norm)
+    assert backend.current["throttle"] == calibration.throttle.to_pulse(want.throttle_norm)
+    assert service.status()["action"]["index"] == want.index
+    assert len(service.status()["action"]["probabilities"]) == 15
+
+
+def test_steps_while_stopped_leave_outputs_neutral(car) -> None:
+    service, backend, clock = car
+    cal = service.calibration()
+    for i in range(5):
+        clock.t += 0.05
+        service.drive.step(service.slot.put(frame_image(i)))
+    assert backend.current == {"steering": cal.steering.mid_ns, "throttle": cal.throttle.mid_ns}
+
+
+def test_manual_mode_ignores_the_model(car) -> None:
+    service, backend, clock = car
+    service.set_mode("manual")
+    service.start()
+    service.manual_drive(0.5, 0.0)
+    clock.t += 0.05
+    service.drive.step(service.slot.put(frame_image(2)))
+    assert backend.current["steering"] == service.calibration().steering.to_pulse(0.5)
+    assert backend.current["throttle"] == service.calibration().throttle.mid_ns
+
+
+def test_model_swap_takes_effect_between_steps(car, tmp_path: Path) -> None:
+    service, _, clock = car
+    other = load_bundle(make_bundle(tmp_path / "other", seed=7))
+    before = service.drive.active
+    service.drive.swap_policy(ActivePolicy(other, before.table))
+    clock.t += 0.05
+    result = service.drive.step(service.slot.put(frame_image(3)))
+    expected = other.policy.run(other.preprocessor(frame_image(3)))
+    np.testing.assert_allclose(result.outputs, expected, rtol=1e-6)
+
+
+def test_throttle_limit_rebuilds_the_table_and_persists(car) -> None:
+    service, _, _ = car
+    service.set_throttle_limit(0.25)
+    assert service.drive.active.table.throttle_limit == pytest.approx(0.25)
+    assert service.runtime_state.throttle_limit == 0.25
+    with pytest.raises(ValueError, match="between 0 and 1"):
+        service.set_throttle_limit(1.5)
+    assert service.runtime_state.throttle_limit == 0.25
+
+
+def test_autonomous_start_without_a_model_is_refused(tmp_path: Path) -> None:
+    service = VehicleService(
+        Settings(data_dir=tmp_path), MockPwm(), mode="autonomous", watchdog=False
+    )
+    try:
+        with pytest.raises(ValueError, match="no model"):
+            service.start()
+        assert service.status()["state"] == "disarmed"
+    finally:
+        service.close()
+
+
+def test_exception_in_a_stage_latches_a_fault_and_neutral(car) -> None:
+    service, backend, clock = car
+    service.start()
+    stop = threading.Event()
+    service.slot.put(np.zeros((7,), np.uint8))  # not an image: preprocessing fails
+    stop_after_first = threading.Timer(0.5, stop.set)
+    stop_after_first.start()
+    service.run(stop, max_frames=1)
+    stop_after_first.cancel()
+    status = service.status()
+    assert status["state"] == "fault"
+    assert "preprocess failed" in status["fault"]
+    assert backend.current["throttle"] == service.calibration().throttle.mid_ns
+
+
+def test_camera_stall_latches_a_fault(tmp_path: Path, bundle: Path) -> None:
+    backend = MockPwm()
+    service = VehicleService(
+        Settings(data_dir=tmp_path), backend, model_path=bundle, mode="autonomous"
+    )
+    try:
+        service.start()
+        stop = threading.Event()
+        runner = threading.Thread(target=service.run, args=(stop,))
+        runner.start()
+        deadline = time.monotonic() + 5.0
+        while service.status()["state"] != "fault" and time.monotonic() < deadline:
+            time.sleep(0.01)
+        stop.set()
+        runner.join()
+        assert "camera stall" in (service.status()["fault"] or "")
+        assert backend.current["throttle"] == service.calibration().throttle.mid_ns
+    finally:
+        service.close()
+
+
+def test_close_writes_neutral_after_driving(car) -> None:
+    service, backend, clock = car
+    service.start()
+    for i in range(30):
+        clock.t += 1 / 15
+        service.drive.step(service.slot.put(frame_image(1)))
+    service.close()
+    cal = service.calibration()
+    assert backend.history[-1].ns in (cal.steering.mid_ns, cal.throttle.mid_ns)
+    assert backend.current == {"steering": cal.steering.mid_ns, "throttle": cal.throttle.mid_ns}
