@@ -1,0 +1,150 @@
+"""``vehicle sim``: the whole stack drives a simulated car round a DeepRacer track.
+
+``--headless`` runs in lockstep on simulated time (much faster than real time); by default
+the simulation runs in real time with the service's own drive thread and watchdog, a live
+status line and optionally the web console.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import threading
+import time
+from pathlib import Path
+from typing import TextIO
+
+from vehicle.cli.drive import (
+    DEFAULT_MODEL,
+    add_console_arguments,
+    install_signal_handlers,
+    percent_to_fraction,
+    start_console,
+)
+from vehicle.config import Settings
+from vehicle.sim.session import SimClock, Simulation, build_service, run_lockstep, run_realtime
+from vehicle.sim.track import Track, load_track
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser("sim", help="drive a model round a simulated track")
+    parser.add_argument("--track", required=True, help="track name (reinvent_base) or .npy file")
+    parser.add_argument("--model", type=Path, help="model bundle (default: the bundled model)")
+    parser.add_argument("--laps", type=int, default=3, help="laps to drive (default 3)")
+    parser.add_argument(
+        "--throttle-limit",
+        type=float,
+        default=100.0,
+        metavar="PCT",
+        help="maximum speed in %% (default 100: the model's own speeds)",
+    )
+    parser.add_argument(
+        "--max-time", type=float, metavar="S", help="give up after S simulated seconds"
+    )
+    parser.add_argument("--json", action="store_true", help="print the result as one JSON object")
+    parser.add_argument("--headless", action="store_true", help="lockstep, fast, no console")
+    add_console_arguments(parser)
+    parser.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace, settings: Settings) -> int:
+    if args.headless and args.console:
+        raise ValueError("--headless and --console exclude each other")
+    if args.laps <= 0:
+        raise ValueError(f"--laps must be positive, got {args.laps}")
+    track = load_track(args.track)
+    max_time = args.max_time if args.max_time is not None else 60.0 + 120.0 * args.laps
+    if max_time <= 0:
+        raise ValueError(f"--max-time must be positive, got {max_time}")
+    limit = percent_to_fraction(args.throttle_limit)
+    model = args.model or DEFAULT_MODEL
+    if args.headless:
+        result = _headless(track, model, settings, limit, args.laps, max_time)
+    else:
+        result = _realtime(track, model, settings, limit, args, max_time)
+    if args.json:
+        print(json.dumps(result))
+    else:
+        for lap in result["laps"]:
+            print(f"lap {lap['lap']}: {lap['time_s']:.2f} s, off track {lap['off_track']}")
+        print(
+            f"{result['track']}: {result['completed_laps']} laps, off track "
+            f"{result['off_track']}, progress {result['progress']:.1f} %"
+        )
+    return 0
+
+
+def _headless(
+    track: Track, model: Path, settings: Settings, limit: float | None, laps: int, max_time: float
+) -> dict:
+    clock = SimClock()
+    service, backend = build_service(settings, model, clock, throttle_limit=limit)
+    try:
+        sim = Simulation(track, service, backend, clock)
+        service.start()
+        return run_lockstep(sim, clock, laps, max_time)
+    finally:
+        service.close()
+
+
+def _realtime(
+    track: Track,
+    model: Path,
+    settings: Settings,
+    limit: float | None,
+    args: argparse.Namespace,
+    max_time: float,
+) -> dict:
+    stop = threading.Event()
+    install_signal_handlers(stop)
+    service, backend = build_service(
+        settings, model, time.monotonic, throttle_limit=limit, lockstep=False
+    )
+    console = None
+    status = _StatusLine(args.laps)
+    try:
+        sim = Simulation(track, service, backend, time.monotonic)
+        service.start_background()
+        service.run_in_thread()
+        if args.console:
+            console = start_console(service, settings, args)
+        service.start()
+        return run_realtime(sim, args.laps, max_time, stop.is_set, status)
+    finally:
+        if console is not None:
+            console.stop()
+        service.close()
+        status.end()
+
+
+class _StatusLine:
+    """Lap, progress, off-track count, speed and governor state, refreshed twice a second."""
+
+    def __init__(self, laps: int, stream: TextIO = sys.stderr) -> None:
+        self.laps = laps
+        self.stream = stream
+        self.tty = stream.isatty()
+        self.next_at = 0.0
+
+    def __call__(self, sim: Simulation) -> None:
+        now = time.monotonic()
+        if now < self.next_at:
+            return
+        self.next_at = now + (0.5 if self.tty else 2.0)
+        status = sim.service.status()
+        judge = sim.judge
+        line = (
+            f"lap {min(len(judge.laps) + 1, self.laps)}/{self.laps}  "
+            f"progress {judge.progress:5.1f} %  off track {judge.off_track}  "
+            f"speed {sim.car.state.speed:4.2f} m/s  {status['state']}  "
+            f"{status['loop_hz']:4.1f} Hz"
+        )
+        if status["fault"]:
+            line += f"  FAULT: {status['fault']}"
+        self.stream.write(f"\r{line}\033[K" if self.tty else line + "\n")
+        self.stream.flush()
+
+    def end(self) -> None:
+        if self.tty:
+            self.stream.write("\n")
