@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import io
 import json
 import tarfile
 from collections.abc import Callable
@@ -44,14 +43,9 @@ def tar_bundle(archive: Path, bundle: Path, prefix: str = "") -> Path:
     return archive
 
 
-def add_bytes(tar: tarfile.TarFile, name: str, data: bytes) -> None:
-    info = tarfile.TarInfo(name)
-    info.size = len(data)
-    tar.addfile(info, io.BytesIO(data))
-
-
 @pytest.fixture
 def bundle(tmp_path: Path) -> Path:
+    """A valid bundle: the factory sample's metadata and a matching 15-output network."""
     return write_bundle(tmp_path / "sample")
 
 
@@ -61,3 +55,9 @@ def make_bundle(tmp_path: Path) -> Callable[..., Path]:
         return write_bundle(tmp_path / name, **kwargs)
 
     return make
+
+
+# As a fixture: with --import-mode=importlib test modules cannot import conftest.
+@pytest.fixture(name="tar_bundle")
+def tar_bundle_fixture() -> Callable[..., Path]:
+    return tar_bundle

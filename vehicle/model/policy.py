@@ -112,8 +112,10 @@ class Policy:
                 f"the model has {first.size} outputs but the metadata describes {n_outputs} "
                 f"({'actions' if n_outputs != 2 else 'continuous values or actions'})"
             )
-        if first.dtype != np.float32 or not np.isfinite(first).all():
-            raise ModelError("the model's outputs on a test frame are not finite float32")
+        if first.dtype != np.float32:
+            raise ModelError(f"the model's outputs must be float32, they are {first.dtype}")
+        if not np.isfinite(first).all():
+            raise ModelError("the model's outputs on a test frame are not finite (NaN or inf)")
         self._out = np.empty(first.shape, dtype=np.float32)
         self._binding = self._session.io_binding()
         self._binding.bind_ortvalue_output(

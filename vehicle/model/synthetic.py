@@ -126,4 +126,5 @@ def build_policy(
 
 
 def parameter_count(model: onnx.ModelProto) -> int:
-    return sum(int(np.prod(t.dims)) for t in model.graph.initializer)
+    """Weights and biases (the input scale constant is not a parameter)."""
+    return sum(int(np.prod(t.dims)) for t in model.graph.initializer if t.dims)
