@@ -1,0 +1,135 @@
+"""The console against the real VehicleService: MockPwm outputs, a synthetic camera."""
+
+from __future__ import annotations
+
+import io
+import re
+import shutil
+import tarfile
+from collections.abc import Callable, Iterator
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+
+from vehicle.camera import SyntheticSource
+from vehicle.config import ConsoleSettings, Settings
+from vehicle.model.synthetic import build_policy
+from vehicle.pwm.mock import MockPwm
+from vehicle.service import VehicleService
+from webconsole.app import create_app
+from webconsole.credentials import hash_password
+
+DATA = Path(__file__).resolve().parents[1] / "data"
+PASSWORD = "correct horse battery"
+SECRET = b"s" * 32
+CSRF_META = re.compile(r'<meta name="csrf-token" content="([^"]+)">')
+
+
+class FakeClock:
+    """Time that moves only when a test says so."""
+
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+    def advance(self, seconds: float) -> None:
+        self.now += seconds
+
+
+def bundle_tar(n_outputs: int = 15, *, metadata: str = "sample_single_cam") -> bytes:
+    """A real model bundle (seeded ONNX network + DeepRacer metadata) as .tar.gz bytes."""
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w:gz") as tar:
+        for name, data in (
+            ("model.onnx", build_policy(n_outputs, seed=1).SerializeToString()),
+            ("model_metadata.json", (DATA / f"{metadata}.model_metadata.json").read_bytes()),
+        ):
+            info = tarfile.TarInfo(name)
+            info.size = len(data)
+            tar.addfile(info, io.BytesIO(data))
+    return buffer.getvalue()
+
+
+@pytest.fixture
+def settings(tmp_path: Path) -> Settings:
+    return Settings(data_dir=tmp_path / "data", console=ConsoleSettings(viewer_max_fps=100.0))
+
+
+@pytest.fixture
+def pwm() -> MockPwm:
+    return MockPwm()
+
+
+@pytest.fixture
+def make_service(settings: Settings, pwm: MockPwm) -> Iterator[Callable[..., VehicleService]]:
+    made: list[VehicleService] = []
+
+    def make(**kwargs: object) -> VehicleService:
+        service = VehicleService(settings, pwm, **kwargs)
+        made.append(service)
+        return service
+
+    yield make
+    for service in made:
+        service.close()
+
+
+@pytest.fixture
+def service(make_service: Callable[..., VehicleService]) -> VehicleService:
+    """A running car: camera, JPEG encoder and watchdog started, drive loop in a thread."""
+    svc = make_service(source=SyntheticSource(fps=30.0))
+    svc.start_background()
+    svc.run_in_thread()
+    return svc
+
+
+def make_app(service: VehicleService, settings: Settings, **kwargs: object) -> Flask:
+    app = create_app(
+        service, settings.console, SECRET, hash_password(PASSWORD), secure_cookies=False, **kwargs
+    )
+    app.testing = True
+    return app
+
+
+@pytest.fixture
+def app(service: VehicleService, settings: Settings) -> Flask:
+    return make_app(service, settings)
+
+
+def log_in(client: FlaskClient) -> str:
+    """DeepRacer's way: GET / for the csrf meta, POST /login with it; returns the token."""
+    page = client.get("/")
+    token = CSRF_META.search(page.get_data(as_text=True)).group(1)
+    response = client.post("/login", data={"password": PASSWORD}, headers={"X-CSRFToken": token})
+    assert response.status_code == 303, response.get_data(as_text=True)
+    return token
+
+
+class Api:
+    """A logged-in test client that sends the CSRF header on every call."""
+
+    def __init__(self, client: FlaskClient) -> None:
+        self.client = client
+        self.token = log_in(client)
+
+    def __call__(self, method: str, url: str, **kwargs: object):
+        headers = {"X-CSRFToken": self.token, **kwargs.pop("headers", {})}
+        return self.client.open(url, method=method, headers=headers, **kwargs)
+
+
+@pytest.fixture
+def api(app: Flask) -> Api:
+    return Api(app.test_client())
+
+
+def copy_data(name: str, target: Path) -> Path:
+    shutil.copy(DATA / name, target)
+    return target
+
+
+__all__ = ["Api", "FakeClock", "bundle_tar", "copy_data", "log_in", "make_app", "replace"]

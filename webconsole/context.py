@@ -1,0 +1,30 @@
+"""What every request handler needs, held by the app (``app.extensions``), never a global."""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+from flask import current_app
+
+from vehicle.config import ConsoleSettings
+from webconsole.ratelimit import LoginRateLimiter
+
+if TYPE_CHECKING:
+    from vehicle.service import VehicleService
+
+EXTENSION_KEY = "vehicle_console"
+
+
+@dataclass
+class ConsoleContext:
+    service: VehicleService
+    settings: ConsoleSettings
+    password_hash: str
+    limiter: LoginRateLimiter
+    stopping: threading.Event = field(default_factory=threading.Event)  # ends camera streams
+
+
+def console() -> ConsoleContext:
+    return current_app.extensions[EXTENSION_KEY]

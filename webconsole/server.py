@@ -1,0 +1,100 @@
+"""Serve the console from the drive process: cheroot (threaded, streams, TLS) in a thread.
+
+HTTPS with a self-signed certificate unless bound to a loopback address or told otherwise
+(``--no-tls``). The password, the session secret and the certificate live in the data dir.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from cheroot import wsgi
+from cheroot.ssl.builtin import BuiltinSSLAdapter
+
+from vehicle.config import Settings
+from webconsole.app import create_app
+from webconsole.context import EXTENSION_KEY
+from webconsole.credentials import load_or_create_secret, resolve_password_hash
+from webconsole.tls import CertificatePaths, ensure_certificate
+
+if TYPE_CHECKING:
+    from vehicle.service import VehicleService
+
+log = logging.getLogger(__name__)
+
+LOOPBACK_HOSTS = ("localhost", "127.0.0.1", "::1")
+THREADS = 16  # each camera viewer holds one while watching
+STOP_TIMEOUT_S = 3.0
+
+
+class ConsoleError(ValueError):
+    """A console that cannot be served as asked."""
+
+
+@dataclass
+class ConsoleHandle:
+    """A running console: where it is, and how to stop it."""
+
+    url: str
+    certificate: CertificatePaths | None
+    _server: wsgi.Server
+    _thread: threading.Thread
+    _stopping: threading.Event
+
+    def stop(self) -> None:
+        """End the camera streams, then the server. Safe to call twice."""
+        self._stopping.set()
+        self._server.stop()
+        self._thread.join(timeout=STOP_TIMEOUT_S)
+
+
+def use_tls(host: str, tls: bool | None) -> bool:
+    """TLS unless bound to loopback; plain HTTP elsewhere only when asked for explicitly."""
+    return host not in LOOPBACK_HOSTS if tls is None else tls
+
+
+def _url(scheme: str, host: str, port: int) -> str:
+    shown = "localhost" if host in ("", "0.0.0.0", "::") else host
+    if ":" in shown:
+        shown = f"[{shown}]"
+    return f"{scheme}://{shown}:{port}/"
+
+
+def start_console(
+    service: VehicleService,
+    settings: Settings,
+    host: str | None = None,
+    port: int | None = None,
+    tls: bool | None = None,
+) -> ConsoleHandle:
+    """Start serving in a background thread; port 0 picks a free port (see ``handle.url``)."""
+    host = settings.console.host if host is None else host
+    port = settings.console.port if port is None else port
+    if isinstance(port, bool) or not isinstance(port, int) or not 0 <= port <= 65535:
+        raise ConsoleError(f"console port must be 0..65535, got {port!r}")
+    secure = use_tls(host, tls if tls is not None else settings.console.tls)
+    app = create_app(
+        service,
+        settings.console,
+        load_or_create_secret(settings.secret_path),
+        resolve_password_hash(settings.password_path),
+        secure_cookies=secure,
+    )
+    server = wsgi.Server((host, port), app, numthreads=THREADS, server_name="vehicle-console")
+    certificate = None
+    if secure:
+        certificate = ensure_certificate(settings.tls_dir, host)
+        server.ssl_adapter = BuiltinSSLAdapter(str(certificate.cert), str(certificate.key))
+    try:
+        server.prepare()
+    except OSError as exc:
+        raise ConsoleError(f"cannot serve the console on {host}:{port}: {exc}") from exc
+    bound_port = server.bind_addr[1]
+    thread = threading.Thread(target=server.serve, name="console", daemon=True)
+    thread.start()
+    url = _url("https" if secure else "http", host, bound_port)
+    log.info("console serving at %s", url)
+    return ConsoleHandle(url, certificate, server, thread, app.extensions[EXTENSION_KEY].stopping)
