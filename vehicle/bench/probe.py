@@ -1,0 +1,35 @@
+"""Capture-to-pulse timing taken where the pulse is written: a listener on the mock PWM.
+
+Pulses are keyed by the writing thread, so a watchdog's write (another thread) is never taken
+for the drive loop's. The loop thread calls ``step_done`` after each step; the newest pulse
+that thread wrote during the step is paired with the frame's capture time.
+"""
+
+from __future__ import annotations
+
+import threading
+
+from vehicle.pwm.mock import PulseRecord
+
+
+class PulseProbe:
+    """Latencies and pulse times of one run; the MockPwm's clock must be the frames' clock."""
+
+    def __init__(self) -> None:
+        self._written: dict[int, float] = {}
+        self.latencies_s: list[float] = []
+        self.pulse_times: list[float] = []
+        self.steps_without_pulse = 0
+
+    def on_pulse(self, record: PulseRecord) -> None:
+        """MockPwm listener (runs in the writing thread): note when that thread wrote."""
+        self._written[threading.get_ident()] = record.t
+
+    def step_done(self, t_capture: float) -> None:
+        """Called from the loop thread once its step is done."""
+        t_pulse = self._written.pop(threading.get_ident(), None)
+        if t_pulse is None:
+            self.steps_without_pulse += 1
+            return
+        self.latencies_s.append(t_pulse - t_capture)
+        self.pulse_times.append(t_pulse)

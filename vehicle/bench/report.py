@@ -1,0 +1,61 @@
+"""The short table ``vehicle bench`` prints: one column per configuration, then the targets."""
+
+from __future__ import annotations
+
+from typing import Any
+
+ROWS: tuple[tuple[str, tuple[str, ...]], ...] = (
+    ("floor ms (preprocess+infer)", ("floor_ms",)),
+    ("latency p50 ms", ("latency_ms", "p50")),
+    ("latency p99 ms", ("latency_ms", "p99")),
+    ("jitter p50 ms", ("jitter_ms", "p50")),
+    ("jitter p99 ms", ("jitter_ms", "p99")),
+    ("jitter max ms", ("jitter_ms", "max")),
+    ("rate Hz (target)", ("rate_hz",)),
+    ("rate Hz (achieved)", ("achieved_hz",)),
+    ("max rate Hz", ("max_rate_hz",)),
+    ("cpu ms / step", ("cpu_ms_per_step",)),
+    ("rss MB", ("rss_mb",)),
+)
+
+
+def _cell(result: dict[str, Any], path: tuple[str, ...]) -> str:
+    value: Any = result
+    for key in path:
+        if not isinstance(value, dict) or key not in value:
+            return "-"
+        value = value[key]
+    return f"{value:.3g}" if isinstance(value, float) else str(value)
+
+
+def _heading(name: str, result: dict[str, Any]) -> str:
+    if name == "ours_viewers":
+        return f"ours+{result.get('viewers', '?')} viewers"
+    return name
+
+
+def format_table(report: dict[str, Any], configurations: tuple[str, ...]) -> str:
+    columns = [(name, report[name]) for name in configurations if name in report]
+    header = ["", *(_heading(name, result) for name, result in columns)]
+    rows = [header] + [[label, *(_cell(r, path) for _, r in columns)] for label, path in ROWS]
+    widths = [max(len(row[i]) for row in rows) for i in range(len(header))]
+    lines = ["  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)) for row in rows]
+    for name, result in columns:
+        if "error" in result:
+            lines.append(f"{name}: not measured: {result['error']}")
+        elif name == "donkeycar":
+            lines.append(f"donkeycar: {result['implementation']}")
+    machine = report.get("machine", {})
+    lines.append(
+        f"machine: {machine.get('cpu')}, {machine.get('cores')} cores, "
+        f"python {machine.get('python')}, onnxruntime {machine.get('onnxruntime')}"
+    )
+    lines.append("targets:")
+    for target in report.get("targets", {}).values():
+        verdict = {True: "met", False: "MISSED", None: "not measured"}[target["met"]]
+        value = "-" if target["value"] is None else f"{target['value']:.3g}"
+        lines.append(
+            f"  {target['description']}: {value} ({target['compare']} "
+            f"{target['limit']:g}) {verdict}"
+        )
+    return "\n".join(lines)

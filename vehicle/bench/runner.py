@@ -1,0 +1,138 @@
+"""The whole bench: every configuration in the same run, each in a fresh process.
+
+A fresh process per configuration keeps resident memory and CPU time honest (one stack's
+sessions and threads are not counted against another's) while the machine, the model file
+and the camera image stay the same. Each configuration measures its own floor first, so its
+ratios compare like with like.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures
+import gc
+import multiprocessing
+import tempfile
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import onnx
+
+from vehicle.bench.floor import measure_floor
+from vehicle.bench.machine import machine_info
+from vehicle.bench.measure import summarize, watch
+from vehicle.bench.network import build_shallow_bundle
+from vehicle.bench.sources import camera_image
+from vehicle.bench.stats import BenchError
+from vehicle.bench.targets import evaluate_targets
+from vehicle.model import ModelError, load_bundle
+from vehicle.model.synthetic import parameter_count
+
+CONFIGURATIONS = ("ours", "ours_viewers", "donkeycar")
+FAST_CAMERA_FACTOR = 3.0  # the "faster than the loop" camera runs at this many x 1/floor
+MAX_CAMERA_HZ = 20_000.0
+UNPACED_HZ = 1_000_000.0  # DonkeyCar's rate_hz for "no sleep at all"
+MAX_FLOOR_S = 3.0
+
+
+@dataclass(frozen=True)
+class BenchOptions:
+    duration_s: float = 10.0  # each timed window (two per configuration)
+    viewers: int = 4
+    rate_hz: float = 30.0
+    model: Path | None = None  # None: DeepRacer's shallow network, built for the run
+    warmup_s: float = 1.0
+
+    def __post_init__(self) -> None:
+        for name in ("duration_s", "rate_hz"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int | float) or not value > 0:
+                raise BenchError(f"{name.removesuffix('_s').replace('_', ' ')} must be > 0")
+        if self.rate_hz > 1000:
+            raise BenchError(f"rate must be at most 1000 Hz, got {self.rate_hz}")
+        if isinstance(self.viewers, bool) or not isinstance(self.viewers, int):
+            raise BenchError(f"viewers must be a whole number, got {self.viewers!r}")
+        if not 0 <= self.viewers <= 12:
+            raise BenchError(f"viewers must be between 0 and 12, got {self.viewers}")
+        if not self.warmup_s >= 0:
+            raise BenchError(f"warm-up must be >= 0 s, got {self.warmup_s!r}")
+        if self.model is not None and not Path(self.model).exists():
+            raise BenchError(f"model {self.model} not found")
+
+    def configurations(self) -> tuple[str, ...]:
+        return tuple(c for c in CONFIGURATIONS if c != "ours_viewers" or self.viewers)
+
+
+def run_configuration(name: str, bundle: Path, options: BenchOptions) -> dict[str, Any]:
+    """Floor, then a paced window and a flat-out window of one configuration's loop."""
+    from vehicle.bench.donkey import DonkeyLoop, donkeycar_vehicle
+    from vehicle.bench.ours import OursLoop
+
+    image = camera_image()
+    model = load_bundle(bundle)
+    floor = measure_floor(model, image, min(MAX_FLOOR_S, options.duration_s))
+    del model  # its session must not count in this configuration's memory
+    gc.collect()
+    fast_hz = min(MAX_CAMERA_HZ, FAST_CAMERA_FACTOR * 1000.0 / floor["p50"])
+    result: dict[str, Any] = {"implementation": "ours", "viewers": 0}
+    if name == "donkeycar":
+        vehicle_class, result["implementation"] = donkeycar_vehicle()
+        loops: tuple[Any, Any] = (
+            DonkeyLoop(
+                vehicle_class, bundle, image, camera_hz=options.rate_hz, rate_hz=options.rate_hz
+            ),
+            DonkeyLoop(vehicle_class, bundle, image, camera_hz=fast_hz, rate_hz=UNPACED_HZ),
+        )
+    else:
+        viewers = options.viewers if name == "ours_viewers" else 0
+        result["viewers"] = viewers
+        loops = tuple(
+            OursLoop(bundle, image, camera_hz=hz, nominal_hz=options.rate_hz, viewers=viewers)
+            for hz in (options.rate_hz, fast_hz)
+        )
+    paced, fast = (
+        watch(loop, warmup_s=options.warmup_s, duration_s=options.duration_s) for loop in loops
+    )
+    result.update(floor_ms=floor["p50"], floor_p99_ms=floor["p99"], camera_fast_hz=round(fast_hz))
+    result.update(summarize(paced, fast, target_hz=options.rate_hz))
+    for loop in loops:
+        if getattr(loop, "viewers", None) is not None:
+            result["viewer_frames"] = loop.viewers.frames
+        if getattr(loop, "fault", None):
+            result["fault"] = loop.fault
+    return result
+
+
+def _isolated(name: str, bundle: Path, options: BenchOptions) -> dict[str, Any]:
+    """``run_configuration`` in a fresh spawned process; a failure is reported, not raised."""
+    context = multiprocessing.get_context("spawn")
+    with concurrent.futures.ProcessPoolExecutor(1, mp_context=context) as pool:
+        try:
+            return pool.submit(run_configuration, name, bundle, options).result()
+        except (BenchError, ModelError, ImportError, OSError) as exc:
+            return {"error": f"{type(exc).__name__}: {exc}"}
+
+
+def run_bench(options: BenchOptions) -> dict[str, Any]:
+    """Every configuration, the machine, the model and the targets, as one JSON object."""
+    with tempfile.TemporaryDirectory(prefix="vehicle-bench-") as tmp:
+        bundle = Path(options.model or build_shallow_bundle(Path(tmp) / "shallow"))
+        load_bundle(bundle)  # a bad --model fails here, once, with the model's own reason
+        onnx_file = next(iter(sorted(bundle.rglob("model.onnx"))), None)
+        report: dict[str, Any] = {
+            "machine": machine_info(),
+            "model": {
+                "path": str(options.model) if options.model else "built: DeepRacer shallow",
+                "parameters": parameter_count(onnx.load(onnx_file)) if onnx_file else None,
+            },
+            "options": {
+                k: (str(v) if isinstance(v, Path) else v) for k, v in asdict(options).items()
+            },
+        }
+        for name in options.configurations():
+            report[name] = _isolated(name, bundle, options)
+    report["targets"] = evaluate_targets(report)
+    return report
+
+
+__all__ = ["BenchOptions", "run_bench", "run_configuration"]

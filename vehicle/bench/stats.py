@@ -1,0 +1,60 @@
+"""The summary statistics the bench reports: latency percentiles and loop period jitter.
+
+Kept apart from the timing code so they can be tested exactly, with made-up samples.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+
+
+class BenchError(ValueError):
+    """A measurement that cannot be summarised or a bench option that cannot be used."""
+
+
+def _ms(value: float) -> float:
+    return round(float(value) * 1000.0, 3)
+
+
+def latency_summary(samples_s: Sequence[float]) -> dict[str, float]:
+    """p50 and p99 of latencies given in seconds, reported in milliseconds."""
+    values = np.asarray(samples_s, dtype=np.float64)
+    if values.size == 0:
+        raise BenchError("no latency samples: the loop produced no pulses")
+    if not np.all(np.isfinite(values)) or np.any(values < 0):
+        raise BenchError("latency samples must be finite and not negative")
+    return {"p50": _ms(np.percentile(values, 50)), "p99": _ms(np.percentile(values, 99))}
+
+
+def jitter_summary(timestamps_s: Sequence[float], period_s: float) -> dict[str, float]:
+    """How far each interval between successive timestamps strays from ``period_s``.
+
+    Jitter of one interval is ``|interval - period|``; reported as p50, p99 and max in ms.
+    """
+    if not period_s > 0:
+        raise BenchError(f"target period must be positive, got {period_s!r}")
+    times = np.asarray(timestamps_s, dtype=np.float64)
+    if times.size < 2:
+        raise BenchError("jitter needs at least two timestamps")
+    intervals = np.diff(times)
+    if np.any(intervals < 0):
+        raise BenchError("timestamps must not go backwards")
+    deviation = np.abs(intervals - period_s)
+    return {
+        "p50": _ms(np.percentile(deviation, 50)),
+        "p99": _ms(np.percentile(deviation, 99)),
+        "max": _ms(deviation.max()),
+    }
+
+
+def rate_hz(timestamps_s: Sequence[float]) -> float:
+    """Steps per second over the span of the timestamps (first to last)."""
+    times = np.asarray(timestamps_s, dtype=np.float64)
+    if times.size < 2:
+        raise BenchError("a rate needs at least two timestamps")
+    span = float(times[-1] - times[0])
+    if span <= 0:
+        raise BenchError("timestamps must span a positive time")
+    return round((times.size - 1) / span, 2)

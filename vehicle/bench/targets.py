@@ -1,0 +1,108 @@
+"""The issue's targets, as ratios from one run: met, missed, or not measured (and why)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+Report = dict[str, Any]
+
+
+@dataclass(frozen=True)
+class Target:
+    name: str
+    description: str
+    needs: tuple[str, ...]  # configurations the figure is computed from
+    value: Callable[[Report], float]
+    limit: float
+    at_most: bool  # True: value <= limit; False: value >= limit
+
+
+def _latency_over_floor(config: str, pct: str) -> Callable[[Report], float]:
+    return lambda r: r[config]["latency_ms"][pct] / r[config]["floor_ms"]
+
+
+TARGETS = (
+    Target(
+        "latency_p50_over_floor",
+        "capture-to-pulse p50 / floor",
+        ("ours",),
+        _latency_over_floor("ours", "p50"),
+        1.3,
+        True,
+    ),
+    Target(
+        "latency_p99_over_floor",
+        "capture-to-pulse p99 / floor",
+        ("ours",),
+        _latency_over_floor("ours", "p99"),
+        2.0,
+        True,
+    ),
+    Target(
+        "viewers_latency_p50_over_floor",
+        "with viewers: p50 / floor",
+        ("ours_viewers",),
+        _latency_over_floor("ours_viewers", "p50"),
+        1.3,
+        True,
+    ),
+    Target(
+        "viewers_latency_p99_over_floor",
+        "with viewers: p99 / floor",
+        ("ours_viewers",),
+        _latency_over_floor("ours_viewers", "p99"),
+        2.0,
+        True,
+    ),
+    Target(
+        "viewers_jitter_p99_ms",
+        "with viewers: period jitter p99 (ms)",
+        ("ours_viewers",),
+        lambda r: r["ours_viewers"]["jitter_ms"]["p99"],
+        2.0,
+        True,
+    ),
+    Target(
+        "max_rate_times_floor",
+        "highest rate x floor",
+        ("ours",),
+        lambda r: r["ours"]["max_rate_hz"] * r["ours"]["floor_ms"] / 1000.0,
+        0.8,
+        False,
+    ),
+    Target(
+        "latency_p50_over_donkeycar",
+        "our p50 / DonkeyCar's p50",
+        ("ours", "donkeycar"),
+        lambda r: r["ours"]["latency_ms"]["p50"] / r["donkeycar"]["latency_ms"]["p50"],
+        0.5,
+        True,
+    ),
+)
+
+
+def evaluate_targets(report: Report) -> dict[str, dict[str, Any]]:
+    """Each target's value, limit and verdict; ``met`` is None when it could not be measured."""
+    out: dict[str, dict[str, Any]] = {}
+    for target in TARGETS:
+        entry: dict[str, Any] = {
+            "description": target.description,
+            "limit": target.limit,
+            "compare": "<=" if target.at_most else ">=",
+        }
+        missing = [c for c in target.needs if c not in report or "error" in report[c]]
+        if missing:
+            reasons = [report[c]["error"] if c in report else "not run" for c in missing]
+            entry.update(
+                value=None,
+                met=None,
+                reason="; ".join(f"{c}: {why}" for c, why in zip(missing, reasons, strict=True)),
+            )
+        else:
+            value = round(float(target.value(report)), 3)
+            met = value <= target.limit if target.at_most else value >= target.limit
+            entry.update(value=value, met=met)
+        out[target.name] = entry
+    return out

@@ -1,0 +1,60 @@
+"""``vehicle bench``: frame-to-pulse latency, jitter and cost against the inference floor
+and against DonkeyCar's loop, all measured in one run on this machine."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from vehicle.atomic import atomic_write_json
+from vehicle.bench.report import format_table
+from vehicle.bench.runner import BenchOptions, run_bench
+from vehicle.config import Settings
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser(
+        "bench", help="measure latency, jitter and cost against the floor and DonkeyCar"
+    )
+    parser.add_argument("--json", type=Path, metavar="FILE", help="write the results here")
+    parser.add_argument(
+        "--duration",
+        type=float,
+        default=10.0,
+        metavar="S",
+        help="seconds of each timed window (default 10; two per configuration)",
+    )
+    parser.add_argument(
+        "--viewers",
+        type=int,
+        default=4,
+        metavar="N",
+        help="console MJPEG viewers in the viewers configuration (default 4)",
+    )
+    parser.add_argument(
+        "--model",
+        type=Path,
+        metavar="PATH",
+        help="bundle to measure (default: DeepRacer's shallow network, built)",
+    )
+    parser.add_argument(
+        "--rate",
+        type=float,
+        default=30.0,
+        metavar="HZ",
+        help="camera rate for latency and jitter (default 30)",
+    )
+    parser.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace, settings: Settings) -> int:
+    options = BenchOptions(
+        duration_s=args.duration, viewers=args.viewers, rate_hz=args.rate, model=args.model
+    )
+    report = run_bench(options)
+    if args.json is not None:
+        atomic_write_json(args.json, report)
+    print(format_table(report, options.configurations()))
+    if args.json is not None:
+        print(f"results: {args.json}")
+    return 0
