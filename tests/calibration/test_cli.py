@@ -30,6 +30,15 @@ def cli(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureF
     return run
 
 
+def deepracer_file(tmp_path: Path, section: str, key: str, value: int) -> Path:
+    """The real DeepRacer file with one value changed."""
+    data = json.loads(DEEPRACER_FILE.read_text())
+    data["Calibration"][section][key] = value
+    path = tmp_path / f"{section}-{key}.json"
+    path.write_text(json.dumps(data))
+    return path
+
+
 def test_show_prints_defaults_when_nothing_saved(cli) -> None:
     status, out, _ = cli("show")
     assert status == 0
@@ -46,10 +55,7 @@ def test_show_json_is_our_format(cli) -> None:
 
 
 def test_import_deepracer_file_makes_it_active(cli, tmp_path: Path) -> None:
-    source = tmp_path / "dr.json"
-    data = json.loads(DEEPRACER_FILE.read_text())
-    data["Calibration"]["Servo"]["mid"] = 1_470_000
-    source.write_text(json.dumps(data))
+    source = deepracer_file(tmp_path, "Servo", "mid", 1_470_000)
     status, out, _ = cli("import", str(source))
     assert status == 0
     assert f"imported {source}" in out
@@ -62,10 +68,7 @@ def test_import_deepracer_file_makes_it_active(cli, tmp_path: Path) -> None:
 def test_rejected_import_exits_1_with_one_line_and_keeps_the_file(cli, tmp_path: Path) -> None:
     cli("import", str(DEEPRACER_FILE))
     before = cli.store.path.read_bytes()
-    source = tmp_path / "bad.json"
-    data = json.loads(DEEPRACER_FILE.read_text())
-    data["Calibration"]["Motor"]["min"] = 2_000_000
-    source.write_text(json.dumps(data))
+    source = deepracer_file(tmp_path, "Motor", "min", 2_000_000)
     status, out, err = cli("import", str(source))
     assert status == 1
     assert out == ""
