@@ -14,6 +14,7 @@ from calibration.store import (
     CalibrationStore,
     load_calibration_file,
     parse_calibration,
+    to_format,
     write_calibration_file,
 )
 
@@ -30,5 +31,6 @@ __all__ = [
     "load_calibration_file",
     "parse_calibration",
     "to_deepracer",
+    "to_format",
     "write_calibration_file",
 ]

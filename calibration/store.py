@@ -80,6 +80,13 @@ def from_native(data: Any) -> Calibration:
     )
 
 
+def to_format(calibration: Calibration, fmt: Format) -> dict[str, Any]:
+    """The JSON content of ``calibration`` in our format or DeepRacer's."""
+    if fmt not in FORMATS:
+        raise CalibrationError(f"unknown calibration format {fmt!r}; expected one of {FORMATS}")
+    return to_deepracer(calibration) if fmt == "deepracer" else to_native(calibration)
+
+
 def parse_calibration(data: Any) -> Calibration:
     """Either format, told apart by DeepRacer's ``Calibration`` header key."""
     return from_deepracer(data) if is_deepracer(data) else from_native(data)
@@ -104,9 +111,7 @@ def write_calibration_file(calibration: Calibration, path: Path, fmt: Format = "
     """Atomically write ``calibration`` in ``fmt``; the old file survives any failure."""
     if not isinstance(calibration, Calibration):
         raise CalibrationError(f"expected a Calibration, got {type(calibration).__name__}")
-    if fmt not in FORMATS:
-        raise CalibrationError(f"unknown calibration format {fmt!r}; expected one of {FORMATS}")
-    data = to_deepracer(calibration) if fmt == "deepracer" else to_native(calibration)
+    data = to_format(calibration, fmt)
     try:
         atomic_write_json(Path(path), data)
     except OSError as exc:

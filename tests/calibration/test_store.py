@@ -15,8 +15,10 @@ from calibration import (
     ChannelCalibration,
     SpeedTable,
     load_calibration_file,
+    to_format,
     write_calibration_file,
 )
+from calibration.deepracer import to_deepracer
 from calibration.store import from_native, to_native
 
 DEEPRACER_FILE = Path(__file__).parents[1] / "data" / "calibration.json"
@@ -195,3 +197,10 @@ def test_unknown_export_format_writes_nothing(tmp_path: Path) -> None:
     with pytest.raises(CalibrationError, match="unknown calibration format 'yaml'"):
         write_calibration_file(CUSTOM, tmp_path / "x.json", "yaml")  # type: ignore[arg-type]
     assert not (tmp_path / "x.json").exists()
+
+
+def test_to_format_picks_the_encoding() -> None:
+    assert to_format(CUSTOM, "native") == to_native(CUSTOM)
+    assert to_format(CUSTOM, "deepracer") == to_deepracer(CUSTOM)
+    with pytest.raises(CalibrationError, match="unknown calibration format"):
+        to_format(CUSTOM, "DeepRacer")  # type: ignore[arg-type]
