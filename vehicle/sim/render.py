@@ -84,7 +84,8 @@ def paint_track(track: Track, margin_m: float = 2.0, seed: int = 0) -> tuple[np.
     cv2.fillPoly(road, list(px(track.triangles)), 255, cv2.LINE_8, shift)
     rng = np.random.default_rng(seed)
     noise = cv2.GaussianBlur(rng.normal(0, 1, (h, w)).astype(np.float32), (0, 0), 3)
-    img = np.where(road > 0, ROAD_LUMA + 5 * noise, FIELD_LUMA + 6 * noise).astype(np.float32)
+    noise /= noise.std()  # unit-variance blotches a few centimetres across, like worn tarmac
+    img = np.where(road > 0, ROAD_LUMA + 2.5 * noise, FIELD_LUMA + 4 * noise).astype(np.float32)
     paint = np.zeros((h, w), np.uint8)
     line_px = 2 * LINE_WIDTH_M / res  # centred on the border: the outside half is masked off
     for border in (track.inner, track.outer):
