@@ -3,7 +3,7 @@
 DonkeyCar (``donkeycar.vehicle.Vehicle``) runs every part in turn, then sleeps out the rest of
 ``1 / rate_hz``; a threaded camera part captures in its own thread and the loop reads whatever
 frame is cached. We drive the real ``Vehicle`` when ``donkeycar`` imports (``pip install
---no-deps donkeycar pyfiglet prettytable pillow``); otherwise ``ReproducedVehicle`` below is
+--no-deps donkeycar pyfiglet prettytable wcwidth pillow``); otherwise ``ReproducedVehicle`` below is
 the same loop, line for line in behaviour, and the report says which ran.
 """
 

@@ -36,6 +36,8 @@ def machine_info() -> dict[str, object]:
         "onnxruntime": onnxruntime.__version__,
         "numpy": np.__version__,
         "opencv": cv2.__version__,
+        # Other work on the machine skews every figure: record how busy it was.
+        "load_average": [round(x, 2) for x in os.getloadavg()],
     }
 
 

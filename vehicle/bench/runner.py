@@ -44,10 +44,10 @@ class BenchOptions:
     warmup_s: float = 1.0
 
     def __post_init__(self) -> None:
-        for name in ("duration_s", "rate_hz"):
+        for name, label, unit in (("duration_s", "duration", "s"), ("rate_hz", "rate", "Hz")):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int | float) or not value > 0:
-                raise BenchError(f"{name.removesuffix('_s').replace('_', ' ')} must be > 0")
+                raise BenchError(f"{label} must be > 0 {unit}, got {value!r}")
         if self.rate_hz > 1000:
             raise BenchError(f"rate must be at most 1000 Hz, got {self.rate_hz}")
         if isinstance(self.viewers, bool) or not isinstance(self.viewers, int):

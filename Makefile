@@ -1,0 +1,12 @@
+PYTHON ?= python3
+BENCH_JSON ?= bench-results/latest.json
+BENCH_ARGS ?=
+# The bench's baseline is DonkeyCar's own drive loop. --no-deps keeps its heavy extras
+# (TensorFlow, ...) out: the loop needs only these.
+DONKEYCAR_PACKAGES = donkeycar==5.3.0 pyfiglet prettytable wcwidth pillow
+
+.PHONY: bench
+bench:
+	$(PYTHON) -c "import donkeycar.vehicle" >/dev/null 2>&1 || \
+		$(PYTHON) -m pip install --no-deps $(DONKEYCAR_PACKAGES)
+	vehicle bench --json $(BENCH_JSON) $(BENCH_ARGS)

@@ -1,0 +1,90 @@
+"""``vehicle bench`` end to end, briefly: the JSON shape and the table, never the figures."""
+
+import json
+from pathlib import Path
+
+import pytest
+
+from vehicle.bench.targets import TARGETS
+from vehicle.cli import main
+
+FIGURES = {
+    "viewers": int,
+    "floor_ms": float,
+    "rate_hz": float,
+    "max_rate_hz": float,
+    "cpu_ms_per_step": float,
+    "rss_mb": float,
+}
+
+
+def _check_configuration(result: dict) -> None:
+    assert "error" not in result, result.get("error")
+    for key, kind in FIGURES.items():
+        assert isinstance(result[key], kind), key
+    assert set(result["latency_ms"]) == {"p50", "p99"}
+    assert set(result["jitter_ms"]) == {"p50", "p99", "max"}
+    assert 0 < result["latency_ms"]["p50"] <= result["latency_ms"]["p99"]
+    assert (
+        0 <= result["jitter_ms"]["p50"] <= result["jitter_ms"]["p99"] <= result["jitter_ms"]["max"]
+    )
+    assert result["floor_ms"] > 0 and result["max_rate_hz"] > 0 and result["rss_mb"] > 0
+
+
+def test_short_run_writes_designs_json_and_a_table(
+    tmp_path: Path, tiny_bundle: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out = tmp_path / "results" / "bench.json"
+    args = ["--data-dir", str(tmp_path / "data"), "bench", "--json", str(out)]
+    args += ["--duration", "0.5", "--viewers", "1", "--model", str(tiny_bundle), "--rate", "40"]
+    assert main(args) == 0
+    report = json.loads(out.read_text())
+    for name in ("ours", "ours_viewers", "donkeycar"):
+        _check_configuration(report[name])
+        assert report[name]["rate_hz"] == 40.0
+    assert report["ours"]["viewers"] == 0
+    assert report["ours_viewers"]["viewers"] == 1
+    assert len(report["ours_viewers"]["viewer_frames"]) == 1
+    assert report["ours_viewers"]["viewer_frames"][0] > 0
+    implementation = report["donkeycar"]["implementation"]
+    assert implementation == "reproduced" or implementation.startswith("donkeycar ")
+    assert {"cpu", "cores", "python", "onnxruntime"} <= set(report["machine"])
+    assert set(report["targets"]) == {t.name for t in TARGETS}
+    assert all(t["met"] in (True, False) for t in report["targets"].values())
+    table = capsys.readouterr().out
+    assert "ours+1 viewers" in table and "latency p99 ms" in table and str(out) in table
+
+
+@pytest.mark.parametrize(
+    ("option", "value", "reason"),
+    [
+        ("--duration", "0", "duration must be > 0 s"),
+        ("--rate", "-30", "rate must be > 0 Hz"),
+        ("--rate", "5000", "rate must be at most 1000 Hz"),
+        ("--viewers", "-1", "viewers must be between 0 and 12"),
+        ("--model", "/nonexistent/model", "not found"),
+    ],
+)
+def test_bad_options_are_rejected_with_a_reason(
+    tmp_path: Path, option: str, value: str, reason: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out = tmp_path / "never.json"
+    argv = ["--data-dir", str(tmp_path), "bench", "--json", str(out), option, value]
+    assert main(argv) == 1
+    assert reason in capsys.readouterr().err
+    assert not out.exists()
+
+
+def test_a_bundle_that_is_no_model_is_rejected(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (tmp_path / "model.onnx").write_bytes(b"not onnx")
+    (tmp_path / "model_metadata.json").write_text('{"action_space": []}')
+    assert main(["bench", "--model", str(tmp_path), "--duration", "0.2"]) == 1
+    assert capsys.readouterr().err.startswith("vehicle: ")
+
+
+def test_non_numeric_duration_is_a_usage_error(tmp_path: Path) -> None:
+    with pytest.raises(SystemExit) as exc:
+        main(["--data-dir", str(tmp_path), "bench", "--duration", "soon"])
+    assert exc.value.code == 2
