@@ -20,6 +20,17 @@ import numpy as np
 from calibration.model import Calibration, SpeedTable
 from vehicle.model.metadata import ActionSpace, ContinuousActionSpace, DiscreteActionSpace
 
+# The columns of ``ActionTable.rows()`` (the ``vehicle model check --json`` contract).
+ROW_KEYS = (
+    "index",
+    "steering_angle",
+    "speed",
+    "steer_norm",
+    "throttle_norm",
+    "steer_ns",
+    "throttle_ns",
+)
+
 
 class ActionError(ValueError):
     """Outputs or settings the action table cannot turn into a safe command."""
@@ -40,7 +51,9 @@ def speed_to_throttle(
     if speed_table is not None:
         base = speed_table.throttle_for(speeds)
     else:
-        base = np.clip((-1.2 / vmax**2) * speeds**2 + (2.2 / vmax) * speeds, -1.0, 1.0)
+        # a v^2 + b v written in v / vmax, which stays finite for any vmax > 0
+        ratio = speeds / vmax
+        base = np.clip(-1.2 * ratio**2 + 2.2 * ratio, -1.0, 1.0)
     return throttle_limit * base
 
 

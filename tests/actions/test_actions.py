@@ -12,6 +12,7 @@ from hypothesis import strategies as st
 from calibration.model import Calibration, SpeedTable
 from calibration.store import load_calibration_file
 from vehicle.actions import (
+    ROW_KEYS,
     Action,
     ActionError,
     ActionTable,
@@ -89,6 +90,7 @@ KEYS = (
 def test_factory_sample_table_with_the_stock_calibration(sample_space, car):
     rows = ActionTable.build(sample_space, car, 1.0).rows()
     assert len(rows) == 15
+    assert ROW_KEYS == KEYS
     for row, expected in zip(rows, SAMPLE_AT_100, strict=True):
         assert list(row) == list(KEYS)
         for key, value in zip(KEYS, expected, strict=True):

@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from calibration.model import CalibrationError
+from vehicle.actions import ROW_KEYS
 from vehicle.cli.model import register
 from vehicle.config import load_settings
 from vehicle.model.metadata import ModelError
@@ -53,15 +54,7 @@ def test_readable_table_uses_the_cars_calibration_by_default(bundle, data_dir, c
     out = capsys.readouterr().out.splitlines()
     assert out[0] == "model sample: OK, discrete (15 actions), NHWC input, sensor observation"
     assert out[1].startswith("calibration: DeepRacer defaults")
-    assert out[2].split() == [
-        "index",
-        "steering_angle",
-        "speed",
-        "steer_norm",
-        "throttle_norm",
-        "steer_ns",
-        "throttle_ns",
-    ]
+    assert out[2].split() == list(ROW_KEYS)
     assert out[3].split() == ["0", "-30.0000", "0.6667", "-1.0000", "0.6000", "1200000", "1365000"]
     assert len(out) == 3 + 15
 

@@ -13,21 +13,11 @@ from typing import Any
 
 from calibration.model import Calibration
 from calibration.store import CalibrationStore, load_calibration_file
-from vehicle.actions import ActionTable
+from vehicle.actions import ROW_KEYS, ActionTable
 from vehicle.cli.drive import percent_to_fraction
 from vehicle.config import Settings
 from vehicle.model import load_bundle
 from vehicle.model.tf_import import import_tensorflow_model
-
-COLUMNS = (
-    "index",
-    "steering_angle",
-    "speed",
-    "steer_norm",
-    "throttle_norm",
-    "steer_ns",
-    "throttle_ns",
-)
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -73,7 +63,7 @@ def _cell(value: Any) -> str:
 
 
 def format_table(rows: list[dict[str, Any]]) -> str:
-    columns = [c for c in ("outputs", *COLUMNS) if c in rows[0]]
+    columns = [c for c in ("outputs", *ROW_KEYS) if c in rows[0]]
     cells = [[_cell(row[c]) if c != "outputs" else str(row[c]) for c in columns] for row in rows]
     widths = [max(len(c), *(len(r[i]) for r in cells)) for i, c in enumerate(columns)]
     lines = ["  ".join(c.rjust(w) for c, w in zip(columns, widths, strict=True))]
