@@ -12,7 +12,7 @@ from typing import Any
 from flask import Blueprint, Response, render_template, request
 
 from calibration.deepracer import to_deepracer
-from calibration.model import CHANNELS, PULSE_CEILING_NS, PULSE_FLOOR_NS
+from calibration.model import CHANNELS, PULSE_CEILING_NS, PULSE_FLOOR_NS, Channel
 from calibration.store import FORMATS, parse_calibration, to_native
 from webconsole.context import console
 from webconsole.responses import InputError, choice, json_body, number, ok
@@ -66,9 +66,16 @@ def leave() -> Any:
 def preview() -> Any:
     body = json_body()
     channel = choice(body, "channel", CHANNELS)
-    ns = number(body, "ns", PULSE_FLOOR_NS, PULSE_CEILING_NS)
-    console().service.preview_pulse(channel, round(ns))
+    preview_pulse(channel, round(number(body, "ns", PULSE_FLOOR_NS, PULSE_CEILING_NS)))
     return ok()
+
+
+def preview_pulse(channel: Channel, ns: int) -> None:
+    """Refuse, rather than silently drop, a preview outside calibration mode."""
+    service = console().service
+    if service.status()["state"] != "calibrating":
+        raise InputError("not in calibration mode: press Start calibrating first")
+    service.preview_pulse(channel, ns)
 
 
 @bp.route("/api/v1/calibration/export")

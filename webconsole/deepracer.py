@@ -14,7 +14,7 @@ from typing import Any
 from flask import Blueprint, jsonify, request
 
 from calibration.model import Channel, ChannelCalibration
-from webconsole import models
+from webconsole import calibration, drive, models
 from webconsole.context import console
 from webconsole.responses import InputError, choice, json_body, number, ok
 
@@ -66,7 +66,7 @@ def manual_drive() -> Any:
     angle = number(body, "angle", -1.0, 1.0)
     throttle = number(body, "throttle", -1.0, 1.0)
     max_speed = number(body, "max_speed", 0.0, 1.0)
-    console().service.manual_drive(-angle, -throttle * max_speed)
+    drive.drive_manually(-angle, -throttle * max_speed)
     return ok()
 
 
@@ -211,7 +211,7 @@ def set_calibration(kind: str) -> Any:
 def adjust_calibrating_wheels(kind: str) -> Any:
     channel = _channel(kind)
     pwm = number(json_body(), "pwm", -CONSOLE_RANGE, CONSOLE_RANGE)
-    console().service.preview_pulse(channel, from_console_units(pwm, channel))
+    calibration.preview_pulse(channel, from_console_units(pwm, channel))
     return ok()
 
 

@@ -8,7 +8,7 @@ from flask import Blueprint, render_template
 
 from webconsole.auth import logged_in, public, render_login
 from webconsole.context import console
-from webconsole.responses import choice, json_body, number, ok
+from webconsole.responses import InputError, choice, json_body, number, ok
 
 bp = Blueprint("drive", __name__)
 
@@ -58,5 +58,13 @@ def manual() -> Any:
     """One joystick sample; the governor lets it drive for 500 ms, so the page repeats it."""
     body = json_body()
     steer, throttle = number(body, "steer", -1.0, 1.0), number(body, "throttle", -1.0, 1.0)
-    console().service.manual_drive(steer, throttle)
+    drive_manually(steer, throttle)
     return ok()
+
+
+def drive_manually(steer: float, throttle: float) -> None:
+    """Refuse, rather than silently drop, a command the governor would ignore."""
+    service = console().service
+    if service.status()["state"] != "manual":
+        raise InputError("the car is not driving in manual mode: choose Manual and press Start")
+    service.manual_drive(steer, throttle)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import io
 import re
 import shutil
@@ -88,9 +89,14 @@ def service(make_service: Callable[..., VehicleService]) -> VehicleService:
     return svc
 
 
+@functools.cache
+def password_hash() -> str:
+    return hash_password(PASSWORD)  # scrypt is slow on purpose: hash once per run
+
+
 def make_app(service: VehicleService, settings: Settings, **kwargs: object) -> Flask:
     app = create_app(
-        service, settings.console, SECRET, hash_password(PASSWORD), secure_cookies=False, **kwargs
+        service, settings.console, SECRET, password_hash(), secure_cookies=False, **kwargs
     )
     app.testing = True
     return app

@@ -1,0 +1,382 @@
+"""Our JSON API and DeepRacer's, through Flask's test client, against the real service."""
+
+from __future__ import annotations
+
+import io
+import json
+import logging
+import tarfile
+import time
+from pathlib import Path
+
+import pytest
+
+from calibration.model import Calibration
+from vehicle.config import ConsoleSettings, Settings
+from vehicle.pwm.mock import MockPwm
+from vehicle.service import VehicleService
+
+from .conftest import DATA, Api, FakeClock, bundle_tar, make_app
+
+STEER_MID, THROTTLE_MID = 1_450_000, 1_446_000  # DeepRacer's default calibration
+
+
+def upload(api: Api, data: bytes, filename: str, url: str = "/api/v1/models", method="POST"):
+    return api(method, url, data={"file": (io.BytesIO(data), filename)})
+
+
+def wait_loaded(api: Api) -> str:
+    """Poll DeepRacer's isModelLoading as its tools do (the load runs in the background)."""
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        state = api("GET", "/api/isModelLoading").json["isModelLoading"]
+        if state != "loading":
+            return state
+        time.sleep(0.05)
+    raise AssertionError("model still loading after 30 s")
+
+
+# -- status and driving ------------------------------------------------------------------
+
+
+def test_status_has_the_contract_fields(api: Api) -> None:
+    status = api("GET", "/api/v1/status").json["status"]
+    for key in (
+        "state",
+        "mode",
+        "running",
+        "fault",
+        "throttle_limit",
+        "loop_hz",
+        "latency_ms",
+        "action",
+        "model",
+        "model_loading",
+        "pulses",
+        "uptime_s",
+    ):
+        assert key in status
+    assert status["state"] == "disarmed"
+
+
+@pytest.mark.parametrize(
+    "body", [{"mode": "auto"}, {"mode": None}, {}, ["manual"], {"mode": "MANUAL"}]
+)
+def test_bad_mode_is_refused_and_nothing_changes(api: Api, service: VehicleService, body) -> None:
+    response = api("PUT", "/api/v1/mode", json=body)
+    assert response.status_code == 400
+    assert response.json["success"] is False and response.json["reason"]
+    assert service.status()["mode"] == "manual"
+
+
+@pytest.mark.parametrize("value", [-0.1, 1.5, "0.5", True, None, float("nan")])
+def test_bad_throttle_limit_is_refused(api: Api, service: VehicleService, value) -> None:
+    before = service.status()["throttle_limit"]
+    body = json.dumps({"throttle_limit": value}).replace("NaN", "NaN")
+    response = api("PUT", "/api/v1/throttle-limit", data=body, content_type="application/json")
+    assert response.status_code == 400
+    assert service.status()["throttle_limit"] == before
+
+
+def test_throttle_limit_is_set_and_persisted(api: Api, service: VehicleService, settings) -> None:
+    assert api("PUT", "/api/v1/throttle-limit", json={"throttle_limit": 0.35}).json["success"]
+    assert service.status()["throttle_limit"] == pytest.approx(0.35)
+    assert json.loads(settings.runtime_state_path.read_text())["throttle_limit"] == 0.35
+
+
+def test_manual_driving_reaches_the_outputs(api: Api, pwm: MockPwm) -> None:
+    assert api("POST", "/api/v1/manual", json={"steer": 0, "throttle": 0.5}).status_code == 400
+    assert api("PUT", "/api/v1/throttle-limit", json={"throttle_limit": 1.0}).json["success"]
+    assert api("POST", "/api/v1/start").json["success"]
+    assert api("POST", "/api/v1/manual", json={"steer": 1.0, "throttle": 0.0}).json["success"]
+    assert pwm.current["steering"] == 1_700_000  # full left (polarity +1: max)
+    for bad in ({"steer": 2, "throttle": 0}, {"steer": 0}, {"steer": "left", "throttle": 0}):
+        assert api("POST", "/api/v1/manual", json=bad).status_code == 400
+    assert api("POST", "/api/v1/stop").json["success"]
+    assert pwm.current == {"steering": STEER_MID, "throttle": THROTTLE_MID}
+
+
+def test_a_released_joystick_stops_the_car(make_service, settings: Settings, pwm: MockPwm) -> None:
+    """The dead-man: a manual command expires after 500 ms and the governor goes neutral."""
+    clock = FakeClock()
+    service = make_service(clock=clock, watchdog=False)
+    api = Api(make_app(service, settings).test_client())
+    api("PUT", "/api/v1/throttle-limit", json={"throttle_limit": 1.0})
+    api("POST", "/api/v1/start")
+    for _ in range(20):  # the ramp brings the throttle up while the command is repeated
+        assert api("POST", "/api/v1/manual", json={"steer": 0, "throttle": 1.0}).json["success"]
+        clock.advance(0.1)
+        service.governor.tick()
+    assert pwm.current["throttle"] != THROTTLE_MID
+    clock.advance(0.5)
+    service.governor.tick()
+    assert pwm.current["throttle"] == THROTTLE_MID
+
+
+def test_autonomous_start_needs_a_model(api: Api, service: VehicleService) -> None:
+    assert api("PUT", "/api/v1/mode", json={"mode": "autonomous"}).json["success"]
+    response = api("POST", "/api/v1/start")
+    assert response.status_code == 400
+    assert "no model" in response.json["reason"]
+    assert service.status()["state"] == "disarmed"
+
+
+# -- DeepRacer's driving routes ---------------------------------------------------------------
+
+
+def test_deepracer_drive_mode_start_stop_and_max_throttle(
+    api: Api, service: VehicleService
+) -> None:
+    assert api("PUT", "/api/drive_mode", json={"drive_mode": "auto"}).json == {"success": True}
+    assert service.status()["mode"] == "autonomous"
+    assert api("PUT", "/api/drive_mode", json={"drive_mode": "manual"}).json["success"]
+    assert api("PUT", "/api/drive_mode", json={"drive_mode": "remote"}).status_code == 400
+    assert api("PUT", "/api/max_nav_throttle", json={"throttle": 40}).json["success"]
+    assert service.status()["throttle_limit"] == pytest.approx(0.4)
+    assert api("PUT", "/api/max_nav_throttle", json={"throttle": 140}).status_code == 400
+    assert api("PUT", "/api/start_stop", json={"start_stop": "start"}).json["success"]
+    assert service.status()["state"] == "manual"
+    assert api("PUT", "/api/start_stop", json={"start_stop": "go"}).status_code == 400
+    assert api("PUT", "/api/start_stop", json={"start_stop": "stop"}).json["success"]
+    assert service.status()["state"] == "disarmed"
+
+
+def test_deepracer_manual_drive_keeps_its_joystick_signs(api: Api, pwm: MockPwm) -> None:
+    """DeepRacer negates both axes: angle +1 steers right, throttle -1 drives forward."""
+    api("PUT", "/api/max_nav_throttle", json={"throttle": 100})
+    api("PUT", "/api/start_stop", json={"start_stop": "start"})
+    body = {"angle": 1.0, "throttle": 0.0, "max_speed": 1.0}
+    assert api("PUT", "/api/manual_drive", json=body).json["success"]
+    assert pwm.current["steering"] == 1_200_000  # right
+    body = {"angle": 0.0, "throttle": -1.0, "max_speed": 0.5}
+    assert api("PUT", "/api/manual_drive", json=body).json["success"]
+    assert pwm.current["throttle"] < THROTTLE_MID  # forward: throttle polarity is -1
+    for bad in ({"angle": 0, "throttle": 0}, {"angle": 0, "throttle": 0, "max_speed": 2}):
+        assert api("PUT", "/api/manual_drive", json=bad).status_code == 400
+
+
+# -- models ------------------------------------------------------------------------------
+
+
+def test_upload_list_load_delete(api: Api, service: VehicleService) -> None:
+    response = upload(api, bundle_tar(), "track-model.tar.gz")
+    assert response.json == {"success": True, "name": "track-model"}
+    listed = api("GET", "/api/v1/models").json
+    assert [m["name"] for m in listed["models"]] == ["track-model"]
+    assert listed["models"][0]["action_space_type"] == "discrete"
+    assert api("POST", "/api/v1/models/track-model/load").json["success"]
+    assert wait_loaded(api) == "loaded"
+    assert service.status()["model"] == "track-model"
+    refused = api("DELETE", "/api/v1/models/track-model")
+    assert refused.status_code == 400 and "loaded" in refused.json["reason"]
+    upload(api, bundle_tar(), "second.tar.gz")
+    assert api("DELETE", "/api/v1/models/second").json["success"]
+    assert [m["name"] for m in api("GET", "/api/v1/models").json["models"]] == ["track-model"]
+
+
+def test_deepracer_model_routes(api: Api, service: VehicleService) -> None:
+    assert upload(api, bundle_tar(), "dr.tar.gz", "/api/uploadModels", "PUT").json["success"]
+    models = api("GET", "/api/models").json["models"]
+    assert models[0]["model_folder_name"] == "dr"
+    assert models[0]["model_action_space_type"] == "Discrete"
+    assert api("GET", "/api/uploaded_model_list").json[0]["name"] == "dr"
+    assert api("GET", "/api/is_model_installed?filename=dr").json["success"] is True
+    assert api("GET", "/api/isModelLoading").json == {"success": True, "isModelLoading": "idle"}
+    assert api("PUT", "/api/models/dr/model").json == {"success": True}
+    assert wait_loaded(api) == "loaded"
+    assert api("PUT", "/api/drive_mode", json={"drive_mode": "auto"}).json["success"]
+    assert api("PUT", "/api/start_stop", json={"start_stop": "start"}).json["success"]
+    assert service.status()["state"] == "autonomous"
+    api("PUT", "/api/start_stop", json={"start_stop": "stop"})
+    upload(api, bundle_tar(), "old.tar.gz", "/api/uploadModels", "POST")
+    assert api("POST", "/api/deleteModels", json={"filenames": ["old"]}).json["success"]
+    assert api("POST", "/api/deleteModels", json={"filenames": "old"}).status_code == 400
+
+
+def tar_with(members: dict[str, bytes]) -> bytes:
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w:gz") as tar:
+        for name, data in members.items():
+            info = tarfile.TarInfo(name)
+            info.size = len(data)
+            tar.addfile(info, io.BytesIO(data))
+    return buffer.getvalue()
+
+
+@pytest.mark.parametrize(
+    ("data", "filename", "reason"),
+    [
+        (b"not a tarball", "model.tar.gz", ""),
+        (bundle_tar(), "model.zip", ".tar.gz"),
+        (tar_with({"model_metadata.json": b"{}"}), "nometa.tar.gz", ""),
+        (tar_with({"../../escape.txt": b"x"}), "slip.tar.gz", ""),
+        (bundle_tar(), "../../etc/evil.tar.gz", None),
+    ],
+)
+def test_bad_uploads_are_refused_and_nothing_is_listed(
+    api: Api, settings: Settings, tmp_path: Path, data: bytes, filename: str, reason: str | None
+) -> None:
+    response = upload(api, data, filename)
+    if reason is None:  # a hostile file name is reduced to a plain name, never a path
+        assert response.json["name"] == "evil"
+        assert (settings.models_dir / "evil").is_dir()
+        assert not (tmp_path / "etc").exists()
+        return
+    assert response.status_code == 400
+    assert reason in response.json["reason"]
+    assert api("GET", "/api/v1/models").json["models"] == []
+    assert not list(tmp_path.rglob("escape.txt"))
+
+
+def test_no_upload_field(api: Api) -> None:
+    response = api("POST", "/api/v1/models", data={"other": (io.BytesIO(b"x"), "a.tar.gz")})
+    assert response.status_code == 400
+    assert "'file'" in response.json["reason"]
+
+
+def test_oversized_upload_is_413(service: VehicleService, settings: Settings) -> None:
+    small = Settings(data_dir=settings.data_dir, console=ConsoleSettings(max_upload_bytes=1000))
+    api = Api(make_app(service, small).test_client())
+    response = upload(api, bundle_tar(), "big.tar.gz", "/api/uploadModels", "PUT")
+    assert response.status_code == 413
+    assert response.json["success"] is False and "limit" in response.json["reason"]
+
+
+@pytest.mark.parametrize("name", ["..", ".hidden", "a b", "x" * 65])
+def test_model_names_never_become_paths(api: Api, name: str) -> None:
+    assert api("POST", f"/api/v1/models/{name}/load").status_code in (400, 404)
+    assert api("DELETE", f"/api/v1/models/{name}").status_code in (400, 404)
+    assert api("POST", "/api/deleteModels", json={"filenames": [name]}).status_code == 400
+
+
+# -- calibration -------------------------------------------------------------------------
+
+
+def test_deepracer_calibration_units_both_ways(api: Api, service: VehicleService) -> None:
+    assert api("GET", "/api/get_calibration/angle").json == {
+        "success": True,
+        "mid": -5.0,
+        "min": -30.0,
+        "max": 20.0,
+        "polarity": 1,
+    }
+    assert api("GET", "/api/get_calibration/throttle").json == {
+        "success": True,
+        "mid": -12.0,
+        "min": -42.0,
+        "max": 23.0,
+        "polarity": -1,
+    }
+    body = {"mid": -4, "min": -28, "max": 21, "polarity": -1}
+    assert api("PUT", "/api/set_calibration/angle", json=body).json["success"]
+    steering = service.calibration().steering
+    assert (steering.min_ns, steering.mid_ns, steering.max_ns, steering.polarity) == (
+        1_220_000,
+        1_460_000,
+        1_710_000,
+        -1,
+    )
+    assert api("GET", "/api/get_calibration/angle").json["mid"] == -4.0
+    assert api(
+        "POST",
+        "/api/set_calibration/throttle",
+        json={"mid": -12, "min": -42, "max": 23.5, "polarity": -1},
+    ).json["success"]
+    assert service.calibration().throttle.max_ns == 1_605_750
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        {"mid": 30, "min": -28, "max": 21, "polarity": 1},  # mid above max
+        {"mid": -4, "min": -28, "max": 21, "polarity": 0},
+        {"mid": -4, "min": -28, "max": 21},
+        {"mid": -4, "min": -128, "max": 21, "polarity": 1},
+        {"mid": "-4", "min": -28, "max": 21, "polarity": 1},
+    ],
+)
+def test_bad_deepracer_calibration_changes_nothing(
+    api: Api, service: VehicleService, settings: Settings, body
+) -> None:
+    before = service.calibration()
+    response = api("PUT", "/api/set_calibration/angle", json=body)
+    assert response.status_code == 400 and response.json["reason"]
+    assert service.calibration() == before
+    assert not settings.calibration_path.exists()
+
+
+def test_unknown_calibration_type(api: Api) -> None:
+    assert api("GET", "/api/get_calibration/brakes").status_code == 400
+
+
+def test_deepracer_calibration_preview(api: Api, pwm: MockPwm) -> None:
+    refused = api("PUT", "/api/adjust_calibrating_wheels/angle", json={"pwm": -20})
+    assert refused.status_code == 400 and "calibration mode" in refused.json["reason"]
+    assert api("GET", "/api/set_calibration_mode").json["success"]
+    assert api("PUT", "/api/adjust_calibrating_wheels/angle", json={"pwm": -20}).json["success"]
+    assert pwm.current["steering"] == 1_300_000
+    assert api("PUT", "/api/adjust_calibrating_wheels/throttle", json={"pwm": 10}).json["success"]
+    assert pwm.current["throttle"] == 1_545_000
+
+
+def test_calibration_preview_save_reset(api: Api, service: VehicleService, pwm: MockPwm) -> None:
+    assert api("POST", "/api/v1/calibration/enter").json["success"]
+    assert api("GET", "/api/v1/calibration").json["calibrating"] is True
+    ok = api("POST", "/api/v1/calibration/preview", json={"channel": "steering", "ns": 1_480_000})
+    assert ok.json["success"]
+    assert pwm.current["steering"] == 1_480_000
+    for bad in ({"channel": "brakes", "ns": 1_500_000}, {"channel": "steering", "ns": 3_000_000}):
+        assert api("POST", "/api/v1/calibration/preview", json=bad).status_code == 400
+    body = api("GET", "/api/v1/calibration").json["calibration"]
+    body["steering"]["mid_ns"] = 1_480_000
+    assert api("PUT", "/api/v1/calibration", json=body).json["success"]
+    assert service.calibration().steering.mid_ns == 1_480_000
+    body["throttle"]["min_ns"] = 1_500_000  # above mid
+    assert api("PUT", "/api/v1/calibration", json=body).status_code == 400
+    assert service.calibration().throttle.min_ns == 1_311_000
+    assert api("POST", "/api/v1/calibration/reset").json["success"]
+    assert service.calibration() == Calibration()
+    assert api("POST", "/api/v1/calibration/exit").json["success"]
+
+
+def test_calibration_import_export(api: Api, service: VehicleService) -> None:
+    deepracer_file = (DATA / "calibration.json").read_bytes()
+    imported = api(
+        "POST",
+        "/api/v1/calibration/import",
+        data={"file": (io.BytesIO(deepracer_file), "calibration.json")},
+    )
+    assert imported.json["success"]
+    exported = api("GET", "/api/v1/calibration/export?format=deepracer")
+    assert json.loads(exported.data) == json.loads(deepracer_file)
+    assert "attachment" in exported.headers["Content-Disposition"]
+    native = json.loads(api("GET", "/api/v1/calibration/export").data)
+    assert native["steering"]["mid_ns"] == 1_450_000
+    assert api("GET", "/api/v1/calibration/export?format=xml").status_code == 400
+    for junk in (b"not json", b'{"Calibration": {"Servo": {}}}'):
+        bad = api("POST", "/api/v1/calibration/import", data={"file": (io.BytesIO(junk), "c.json")})
+        assert bad.status_code == 400
+
+
+# -- system and device -------------------------------------------------------------------
+
+
+def test_system_logs_and_device_info(api: Api, caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.INFO)
+    system = api("GET", "/api/v1/system").json["system"]
+    assert "vehicle" in system["versions"]
+    assert api("POST", "/api/v1/start").json["success"]  # logs a line
+    lines = api("GET", "/api/v1/logs?n=50").json["lines"]
+    assert any("started" in line for line in lines)
+    for bad in ("0", "501", "x", "../../etc/passwd"):
+        assert api("GET", f"/api/v1/logs?n={bad}").status_code == 400
+    info = api("GET", "/api/get_device_info").json
+    assert info["success"] and info["software_version"]
+    assert api("GET", "/api/get_battery_level").json == {"success": True, "battery_level": -1}
+    assert api("GET", "/api/is_usb_connected").json["success"]
+
+
+def test_unknown_api_route_is_json_404(api: Api) -> None:
+    response = api("GET", "/api/logs/../../etc/passwd")
+    assert response.status_code == 404
+    assert response.json["success"] is False
