@@ -15,10 +15,9 @@ def test_default_bundle_loads_and_runs():
     loaded = load_bundle(DEFAULT)
     space = loaded.metadata.action_space
     assert space.type == "discrete"
-    assert max(a.speed for a in space.actions) <= 1.0  # a gentle placeholder
     out = loaded.policy.run(loaded.preprocessor(np.zeros((480, 640, 3), np.uint8)))
     assert out.shape == (space.n_outputs,) and np.isfinite(out).all()
 
 
-def test_default_bundle_is_small():
-    assert sum(f.stat().st_size for f in DEFAULT.iterdir()) < 1024 * 1024
+def test_default_bundle_is_small_enough_for_the_repository():
+    assert sum(f.stat().st_size for f in DEFAULT.iterdir()) < 5 * 1024 * 1024

@@ -86,7 +86,11 @@ def _layout(session: ort.InferenceSession) -> Layout:
 
 
 class Policy:
-    """A validated onnxruntime session: ``run(tensor)`` -> the network's 1-D outputs."""
+    """A validated onnxruntime session: ``run(tensor)`` -> the network's 1-D outputs.
+
+    The first graph output is the policy (a converted DeepRacer graph has only that one);
+    any others are ignored.
+    """
 
     def __init__(self, path: Path, n_outputs: int, *, intra_op_threads: int = 1) -> None:
         data = _read_model(path)
