@@ -94,7 +94,10 @@ class ModelStore:
         infos = []
         for entry in sorted(self.models_dir.iterdir()):
             if entry.is_dir() and NAME_PATTERN.fullmatch(entry.name):
-                infos.append(self._info(entry))
+                try:
+                    infos.append(self._info(entry))
+                except FileNotFoundError:
+                    continue  # deleted while we looked
         return infos
 
     def install(
@@ -125,10 +128,12 @@ class ModelStore:
     def delete(self, name: str) -> None:
         target = self.path(name)
         trash = Path(tempfile.mkdtemp(prefix=_STAGING_PREFIXES[1], dir=self.models_dir))
-        with self._lock:
-            os.rename(target, trash / "bundle")
-            fsync_dir(self.models_dir)
-        shutil.rmtree(trash, ignore_errors=True)
+        try:
+            with self._lock:
+                os.rename(target, trash / "bundle")
+                fsync_dir(self.models_dir)
+        finally:
+            shutil.rmtree(trash, ignore_errors=True)
 
     @staticmethod
     def _default_name(source: Path) -> str:
