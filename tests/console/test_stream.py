@@ -1,0 +1,106 @@
+"""The MJPEG camera stream: real JPEG frames, DeepRacer's topics, a per-viewer rate cap."""
+
+from __future__ import annotations
+
+import itertools
+import threading
+
+import pytest
+from flask import Flask
+
+from vehicle.config import ConsoleSettings
+from vehicle.service import VehicleService
+from webconsole.context import ConsoleContext
+from webconsole.ratelimit import LoginRateLimiter
+from webconsole.stream import BOUNDARY, mjpeg_parts
+
+from .conftest import Api, FakeClock
+
+
+def first_parts(response, n: int) -> list[bytes]:
+    parts = []
+    for chunk in response.response:
+        parts.append(chunk)
+        if len(parts) == n:
+            break
+    response.close()
+    return parts
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "/stream.mjpg",
+        "/stream.mjpg?overlay=1",
+        "/route?topic=/camera_pkg/display_mjpeg&width=480&height=360",
+        "/route?topic=/camera_pkg/video_mjpeg&width=160&height=120",
+        "/route?topic=/video_mjpeg",
+    ],
+)
+def test_stream_sends_distinct_jpeg_frames(api: Api, url: str) -> None:
+    response = api("GET", url, buffered=False)
+    assert response.status_code == 200
+    assert response.mimetype == "multipart/x-mixed-replace"
+    parts = first_parts(response, 3)
+    for part in parts:
+        assert part.startswith(f"--{BOUNDARY}\r\nContent-Type: image/jpeg\r\n".encode())
+        head, jpeg = part.split(b"\r\n\r\n", 1)
+        assert jpeg.startswith(b"\xff\xd8") and jpeg.endswith(b"\xff\xd9\r\n")
+        assert f"Content-Length: {len(jpeg) - 2}".encode() in head
+    assert len(set(parts)) == 3  # a viewer never gets the same frame twice
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "/route?topic=/etc/passwd",
+        "/route",
+        "/route?topic=/camera_pkg/display_mjpeg&width=-1",
+        "/route?topic=/camera_pkg/display_mjpeg&height=big",
+    ],
+)
+def test_bad_stream_requests_are_refused(api: Api, url: str) -> None:
+    response = api("GET", url)
+    assert response.status_code == 400
+    assert response.json["success"] is False
+
+
+class FakeTimeEvent(threading.Event):
+    """A stop flag whose waits pass on a fake clock instead of sleeping."""
+
+    def __init__(self, clock: FakeClock) -> None:
+        super().__init__()
+        self.clock = clock
+        self.waits: list[float] = []
+
+    def wait(self, timeout: float | None = None) -> bool:
+        self.waits.append(timeout or 0.0)
+        self.clock.advance(timeout or 0.0)
+        return self.is_set()
+
+
+def test_each_viewer_is_rate_limited(service: VehicleService) -> None:
+    clock = FakeClock()
+    stopping = FakeTimeEvent(clock)
+    ctx = ConsoleContext(
+        service, ConsoleSettings(viewer_max_fps=4.0), "", LoginRateLimiter(1), stopping
+    )
+    parts = mjpeg_parts(ctx, overlay=False, clock=clock)
+    next(parts)
+    sent = [clock()]
+    for _ in range(3):
+        next(parts)
+        sent.append(clock())
+    gaps = [b - a for a, b in itertools.pairwise(sent)]
+    assert all(gap >= 0.25 for gap in gaps), gaps
+    stopping.set()
+    assert list(parts) == []  # the stream ends when the console stops
+
+
+def test_stream_ends_when_the_console_stops(app: Flask, api: Api) -> None:
+    response = api("GET", "/stream.mjpg", buffered=False)
+    chunks = iter(response.response)
+    assert next(chunks).startswith(b"--frame")
+    app.extensions["vehicle_console"].stopping.set()
+    assert len(list(chunks)) <= 1  # at most the frame already in hand, then the end
+    response.close()
