@@ -1,0 +1,193 @@
+"""The console in headless Chromium (Debian's, never a downloaded one), against the real
+service and server: log in, set the speed limit, drive with the joystick, upload and load a
+model, calibrate, watch the camera. Screenshots go to /tmp (desktop and phone size)."""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+
+from vehicle.config import Settings
+from vehicle.pwm.mock import MockPwm
+from vehicle.service import VehicleService
+from webconsole.credentials import PASSWORD_ENV
+from webconsole.server import ConsoleHandle, start_console
+
+from .conftest import PASSWORD, bundle_tar
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+PHONE = {"width": 390, "height": 844}
+DESKTOP = {"width": 1200, "height": 900}
+SCREENSHOTS = Path("/tmp")
+WAIT_S = 15.0
+
+pytestmark = pytest.mark.browser
+
+if not CHROMIUM.exists():
+    reason = f"{CHROMIUM} is missing: install Debian's chromium to run the browser tests"
+    if os.environ.get("VEHICLE_REQUIRE_BROWSER") == "1":
+        raise RuntimeError(f"VEHICLE_REQUIRE_BROWSER=1 but {reason}")
+    pytest.skip(reason, allow_module_level=True)
+
+sync_api = pytest.importorskip("playwright.sync_api")
+
+
+def eventually(condition: Callable[[], bool], what: str) -> None:
+    """Wait for something the browser makes happen at the car (generous bound, no timing)."""
+    deadline = time.monotonic() + WAIT_S
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what}")
+        time.sleep(0.05)
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[object]:
+    with sync_api.sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        yield chromium
+        chromium.close()
+
+
+@pytest.fixture
+def console(
+    service: VehicleService, settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[ConsoleHandle]:
+    monkeypatch.setenv(PASSWORD_ENV, PASSWORD)
+    handle = start_console(service, settings, host="127.0.0.1", port=0, tls=True)
+    yield handle
+    handle.stop()
+
+
+@pytest.fixture
+def open_page(browser, console: ConsoleHandle) -> Iterator[Callable[..., object]]:
+    contexts = []
+
+    def open_page(viewport: dict = DESKTOP, *, log_in: bool = True):
+        context = browser.new_context(ignore_https_errors=True, viewport=viewport)
+        contexts.append(context)
+        page = context.new_page()
+        page.set_default_timeout(WAIT_S * 1000)
+        page.goto(console.url)
+        if log_in:
+            page.fill("#password", PASSWORD)
+            page.click("button[type=submit]")
+            page.wait_for_selector("#joystick")
+        return page
+
+    yield open_page
+    for context in contexts:
+        context.close()
+
+
+def shoot(page, name: str) -> None:
+    page.screenshot(path=str(SCREENSHOTS / f"console-{name}.png"), full_page=True)
+
+
+def test_login_and_throttle_limit(open_page, service: VehicleService) -> None:
+    page = open_page(PHONE, log_in=False)
+    shoot(page, "login-phone")
+    page.fill("#password", "wrong password")
+    page.click("button[type=submit]")
+    assert page.locator(".error").inner_text() == "Wrong password"
+    page.fill("#password", PASSWORD)
+    page.click("button[type=submit]")
+    page.wait_for_selector("#joystick")
+    page.set_viewport_size(DESKTOP)
+    page.locator("#limit").fill("35")
+    eventually(lambda: service.status()["throttle_limit"] == 0.35, "the new throttle limit")
+    page.wait_for_function("document.getElementById('limit-value').textContent === '35%'")
+
+
+def test_joystick_drives_and_release_stops(
+    open_page, service: VehicleService, pwm: MockPwm
+) -> None:
+    service.set_throttle_limit(1.0)
+    mid = service.calibration().throttle.mid_ns
+    page = open_page(PHONE)
+    page.click("[data-mode=manual]")
+    page.click("#start")
+    eventually(lambda: service.status()["state"] == "manual", "the car to start")
+    box = page.locator("#joystick").bounding_box()
+    cx, cy = box["x"] + box["width"] / 2, box["y"] + box["height"] / 2
+    page.mouse.move(cx, cy)
+    page.mouse.down()
+    page.mouse.move(cx - box["width"] * 0.3, cy - box["height"] * 0.45, steps=5)
+    eventually(lambda: pwm.current["throttle"] < mid, "forward throttle pulses")  # polarity -1
+    eventually(lambda: pwm.current["steering"] > 1_450_000, "steering to the left")
+    count = len(pwm.history)
+    eventually(lambda: len(pwm.history) > count + 3, "repeated commands while held")
+    shoot(page, "drive-phone")
+    page.mouse.up()
+    eventually(lambda: pwm.current["throttle"] == mid, "neutral after letting go")
+    page.click("#stop")
+    eventually(lambda: service.status()["state"] == "disarmed", "the car to stop")
+
+
+def test_camera_frames_arrive(open_page) -> None:
+    page = open_page()
+    page.wait_for_function(
+        "document.getElementById('camera').complete && "
+        "document.getElementById('camera').naturalWidth === 160"
+    )
+    shoot(page, "drive-desktop")
+
+
+def test_upload_and_load_a_model(open_page, service: VehicleService, tmp_path: Path) -> None:
+    bundle = tmp_path / "browser-model.tar.gz"
+    bundle.write_bytes(bundle_tar())
+    junk = tmp_path / "junk.tar.gz"
+    junk.write_bytes(b"not a bundle")
+    page = open_page()
+    page.goto(page.url.rstrip("/") + "/models")
+    page.set_input_files("#bundle", str(junk))
+    page.click("#upload button[type=submit]")
+    page.wait_for_selector("#message.error")
+    assert page.locator("tr[data-name]").count() == 0
+    page.set_input_files("#bundle", str(bundle))
+    page.click("#upload button[type=submit]")
+    row = page.locator("tr[data-name='browser-model']")
+    row.wait_for()
+    row.get_by_role("button", name="Load").click()
+    eventually(lambda: service.status()["model"] == "browser-model", "the model to load")
+    page.wait_for_function("document.getElementById('loaded').textContent === 'browser-model'")
+    page.set_viewport_size(PHONE)
+    shoot(page, "models-phone")
+
+
+def test_calibrate_steering_centre(open_page, service: VehicleService, pwm: MockPwm) -> None:
+    page = open_page()
+    page.goto(page.url.rstrip("/") + "/calibration")
+    page.wait_for_function("document.getElementById('steering-mid_ns').value === '1450'")
+    page.click("#enter")
+    eventually(lambda: service.status()["state"] == "calibrating", "calibration mode")
+    centre = page.locator("[data-channel=steering] [data-key=mid_ns]")
+    centre.locator("button.step[data-step='5']").click()
+    eventually(lambda: pwm.current["steering"] == 1_455_000, "the preview pulse")
+    page.click("#save")
+    eventually(lambda: service.calibration().steering.mid_ns == 1_455_000, "the saved centre")
+    page.set_viewport_size(PHONE)
+    shoot(page, "calibration-phone")
+    page.click("#exit")
+    eventually(lambda: service.status()["state"] == "disarmed", "calibration to end")
+
+
+def test_system_page(open_page) -> None:
+    page = open_page()
+    page.goto(page.url.rstrip("/") + "/system")
+    page.wait_for_selector("#facts dt")
+    assert "vehicle" in page.locator("#facts").inner_text()
+    shoot(page, "system-desktop")
