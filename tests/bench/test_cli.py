@@ -11,6 +11,7 @@ from vehicle.cli import main
 FIGURES = {
     "viewers": int,
     "floor_ms": float,
+    "paced_floor_ms": float,
     "rate_hz": float,
     "max_rate_hz": float,
     "cpu_ms_per_step": float,
@@ -29,6 +30,9 @@ def _check_configuration(result: dict) -> None:
         0 <= result["jitter_ms"]["p50"] <= result["jitter_ms"]["p99"] <= result["jitter_ms"]["max"]
     )
     assert result["floor_ms"] > 0 and result["max_rate_hz"] > 0 and result["rss_mb"] > 0
+    assert result["latency_over_floor"]["p50"] == pytest.approx(
+        result["latency_ms"]["p50"] / result["floor_ms"], abs=1e-3
+    )
 
 
 def test_short_run_writes_designs_json_and_a_table(

@@ -1,13 +1,16 @@
-"""A measurement window over the reproduced DonkeyCar loop, in-process (no timings checked)."""
+"""Measurement windows and floors, in-process (shapes and arithmetic, no timings checked)."""
 
 from pathlib import Path
 
 import pytest
 
 from vehicle.bench.donkey import DonkeyLoop, ReproducedVehicle
+from vehicle.bench.floor import measure_floor
 from vehicle.bench.measure import summarize, watch
+from vehicle.bench.runner import over
 from vehicle.bench.sources import camera_image
 from vehicle.bench.stats import BenchError
+from vehicle.model import load_bundle
 
 
 def test_window_over_the_reproduced_loop_summarizes(tiny_bundle: Path) -> None:
@@ -38,3 +41,16 @@ def test_window_rejects_bad_times_before_starting(
     with pytest.raises(BenchError):
         watch(loop, warmup_s=warmup, duration_s=duration)
     assert loop.probe.pulse_times == []
+
+
+def test_floor_back_to_back_and_at_a_rate(tiny_bundle: Path) -> None:
+    model = load_bundle(tiny_bundle)
+    for hz in (None, 200.0):
+        floor = measure_floor(model, camera_image(), 0.05, hz=hz)
+        assert set(floor) == {"p50", "p99"} and 0 < floor["p50"] <= floor["p99"]
+    with pytest.raises(BenchError):
+        measure_floor(model, camera_image(), 0.0)
+
+
+def test_latency_as_multiples_of_the_floor() -> None:
+    assert over({"p50": 1.3, "p99": 2.0}, 0.5) == {"p50": 2.6, "p99": 4.0}

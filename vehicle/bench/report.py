@@ -6,8 +6,11 @@ from typing import Any
 
 ROWS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("floor ms (preprocess+infer)", ("floor_ms",)),
+    ("floor ms at the rate", ("paced_floor_ms",)),
     ("latency p50 ms", ("latency_ms", "p50")),
     ("latency p99 ms", ("latency_ms", "p99")),
+    ("latency p50 / floor", ("latency_over_floor", "p50")),
+    ("latency p50 / floor at rate", ("latency_over_paced_floor", "p50")),
     ("jitter p50 ms", ("jitter_ms", "p50")),
     ("jitter p99 ms", ("jitter_ms", "p99")),
     ("jitter max ms", ("jitter_ms", "max")),
