@@ -102,3 +102,4 @@ def test_a_non_loop_track_ends_once(strip) -> None:
         place(car, strip, k * 0.2)
         judge.observe(k * 0.1)
     assert len(judge.laps) == 1
+    assert judge.progress == 100.0

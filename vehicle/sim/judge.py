@@ -44,6 +44,8 @@ class Judge:
     @property
     def progress(self) -> float:
         """Percent of the current lap (DeepRacer's ``progress``), 0..100."""
+        if not self.track.loop:  # a route from one end to the other: where along it
+            return 100.0 * self._s_prev / self.track.length
         lap_distance = self._distance - len(self.laps) * self.track.length
         return max(0.0, min(100.0, 100.0 * lap_distance / self.track.length))
 

@@ -126,7 +126,8 @@ class Simulation:
             self.judge.reset_pose()
 
     def done(self, laps: int) -> bool:
-        return len(self.judge.laps) >= laps
+        """``laps`` completed; a track that is not a loop is done when driven once."""
+        return len(self.judge.laps) >= (laps if self.track.loop else 1)
 
 
 def run_lockstep(sim: Simulation, clock: SimClock, laps: int, max_sim_s: float) -> dict:
