@@ -105,7 +105,7 @@ class DriveLoop:
                 f"{self.overrun_bound_s * 1e3:.0f} ms"
             )
         self.stage = "telemetry"
-        probabilities = outputs if action.index >= 0 else None
+        probabilities = outputs if action.index is not None else None
         self.telemetry.record(
             t_done,
             latency_s,

@@ -14,6 +14,7 @@ import platform
 import threading
 import time
 from collections.abc import Callable
+from dataclasses import asdict
 from pathlib import Path
 
 import numpy as np
@@ -27,6 +28,7 @@ from vehicle.config import Settings
 from vehicle.drive import ActivePolicy, DriveLoop, StepResult
 from vehicle.logbuffer import LogBuffer
 from vehicle.model import LoadedModel, ModelError, ModelStore, load_bundle
+from vehicle.model.bundle import strip_archive_suffix
 from vehicle.pwm.base import PwmBackend
 from vehicle.runtime_state import (
     RuntimeState,
@@ -73,13 +75,7 @@ class VehicleService:
         self.governor = SafetyGovernor(
             backend,
             self._calibration,
-            GovernorLimits(
-                throttle_limit=self._state.throttle_limit,
-                auto_stale_after_s=loop.stale_after_s,
-                manual_deadline_s=loop.manual_deadline_s,
-                calibration_preview_s=loop.calibration_preview_s,
-                throttle_ramp_per_s=loop.throttle_ramp_per_s,
-            ),
+            GovernorLimits.from_settings(loop, self._state.throttle_limit),
             clock=clock,
         )
         self.slot = slot or LatestFrameSlot(clock)
@@ -158,7 +154,7 @@ class VehicleService:
         if last is not None:
             index, steer, throttle, probs = last
             action = {
-                "index": int(index),
+                "index": None if index is None else int(index),
                 "steer_norm": float(steer),
                 "throttle_norm": float(throttle),
                 "probabilities": None if probs is None else [float(p) for p in probs],
@@ -229,17 +225,11 @@ class VehicleService:
 
     def list_models(self) -> list[dict]:
         active = self._model.name if self._model else None
-        return [
-            {**info.as_dict(), "active": info.name == active} for info in self.model_store.list()
-        ]
+        return [{**asdict(info), "active": info.name == active} for info in self.model_store.list()]
 
     def install_model(self, upload_path: Path, filename: str) -> str:
         """Validate and install an upload; it appears in the list only once it is valid."""
-        name = Path(filename).name
-        for suffix in (".tar.gz", ".tgz", ".onnx"):
-            if name.lower().endswith(suffix):
-                name = name[: -len(suffix)]
-                break
+        name = strip_archive_suffix(Path(filename).name)
         installed = self.model_store.install(Path(upload_path), name=name)
         log.info("installed model %s", installed)
         return installed

@@ -33,14 +33,14 @@ class Telemetry:
         self.inference_s_last = 0.0
         self.frames_dropped = 0
         # The newest step's decision, replaced as a whole tuple so readers see one step's data.
-        self.last_action: tuple[int, float, float, np.ndarray | None] | None = None
+        self.last_action: tuple[int | None, float, float, np.ndarray | None] | None = None
 
     def record(
         self,
         t_done: float,
         latency_s: float,
         inference_s: float,
-        action: tuple[int, float, float, np.ndarray | None],
+        action: tuple[int | None, float, float, np.ndarray | None],
     ) -> None:
         i = self.steps % self._window
         self._latency[i] = latency_s

@@ -19,10 +19,12 @@ DEMAND_WINDOW_S = 2.0
 JPEG_QUALITY = 80
 
 # (index, steer_norm, throttle_norm, probabilities) of the newest step, or None
-ActionProvider = Callable[[], tuple[int, float, float, np.ndarray | None] | None]
+ActionProvider = Callable[[], tuple[int | None, float, float, np.ndarray | None] | None]
 
 
-def draw_action_overlay(image: np.ndarray, action: tuple[int, float, float, object]) -> np.ndarray:
+def draw_action_overlay(
+    image: np.ndarray, action: tuple[int | None, float, float, object]
+) -> np.ndarray:
     """A steering arrow and a throttle bar on a copy of the frame."""
     index, steer, throttle, _ = action
     canvas = image.copy() if image.ndim == 3 else cv2.cvtColor(image, cv2.COLOR_GRAY2BGR)
@@ -32,7 +34,7 @@ def draw_action_overlay(image: np.ndarray, action: tuple[int, float, float, obje
     cv2.arrowedLine(canvas, base, tip, (0, 220, 255), max(1, w // 80), tipLength=0.25)
     bar = int(abs(throttle) * (h - 8))
     cv2.rectangle(canvas, (w - 10, h - 4 - bar), (w - 4, h - 4), (80, 200, 80), -1)
-    label = f"#{index}" if index >= 0 else "cont"
+    label = "continuous" if index is None else f"#{index}"
     cv2.putText(canvas, label, (4, 14), cv2.FONT_HERSHEY_SIMPLEX, 0.4, (255, 255, 255), 1)
     return canvas
 

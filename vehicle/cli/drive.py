@@ -72,6 +72,10 @@ def install_signal_handlers(stop: threading.Event) -> None:
     signal.signal(signal.SIGINT, handler)
 
 
+def _label(index: int | None) -> str:
+    return "cont" if index is None else f"#{index}"
+
+
 class StatusLine:
     """One line, refreshed twice a second: mode, Hz, latency, action."""
 
@@ -80,7 +84,7 @@ class StatusLine:
         self.stream = stream
         self.tty = stream.isatty()
         self.next_at = 0.0
-        self.actions: collections.Counter[int] = collections.Counter()
+        self.actions: collections.Counter[int | None] = collections.Counter()
 
     def __call__(self, result: StepResult) -> None:
         self.actions[result.action.index] += 1
@@ -93,7 +97,7 @@ class StatusLine:
         line = (
             f"{status['state']:<11} {status['loop_hz']:5.1f} Hz  "
             f"latency {status['latency_ms']['p50']:5.1f} ms  "
-            f"action {action.index:>2} steer {action.steer_norm:+.2f} "
+            f"action {_label(action.index):>4} steer {action.steer_norm:+.2f} "
             f"throttle {action.throttle_norm:+.2f}"
         )
         if status["fault"]:
@@ -102,7 +106,9 @@ class StatusLine:
         self.stream.flush()
 
     def summary(self, frames: int) -> str:
-        counts = ", ".join(f"#{i}: {n}" for i, n in sorted(self.actions.items()))
+        counts = ", ".join(
+            f"{_label(i)}: {n}" for i, n in sorted(self.actions.items(), key=lambda kv: kv[0] or 0)
+        )
         return f"{frames} frames; actions {counts or 'none'}"
 
 
