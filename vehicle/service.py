@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 import os
 import platform
+import re
 import threading
 import time
 from collections.abc import Callable
@@ -229,8 +230,7 @@ class VehicleService:
 
     def install_model(self, upload_path: Path, filename: str) -> str:
         """Validate and install an upload; it appears in the list only once it is valid."""
-        name = strip_archive_suffix(Path(filename).name)
-        installed = self.model_store.install(Path(upload_path), name=name)
+        installed = self.model_store.install(Path(upload_path), name=model_name_for(filename))
         log.info("installed model %s", installed)
         return installed
 
@@ -357,6 +357,14 @@ class VehicleService:
     @property
     def runtime_state(self) -> RuntimeState:
         return self._state
+
+
+def model_name_for(filename: str) -> str:
+    """A store name from an uploaded file's name: "My model v2.tar.gz" -> "My-model-v2"."""
+    stem = strip_archive_suffix(Path(filename.replace("\\", "/")).name)
+    if stem.lower().endswith(".onnx"):
+        stem = stem[: -len(".onnx")]
+    return re.sub(r"[^A-Za-z0-9._-]+", "-", stem).strip("-._")[:64] or "model"
 
 
 def cpu_temperature_c(root: Path = Path("/sys/class/thermal")) -> float | None:

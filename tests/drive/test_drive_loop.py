@@ -171,3 +171,19 @@ def test_close_writes_neutral_after_driving(car) -> None:
     cal = service.calibration()
     assert backend.history[-1].ns in (cal.steering.mid_ns, cal.throttle.mid_ns)
     assert backend.current == {"steering": cal.steering.mid_ns, "throttle": cal.throttle.mid_ns}
+
+
+@pytest.mark.parametrize(
+    "filename, name",
+    [
+        ("My model v2.tar.gz", "My-model-v2"),
+        ("../../etc/passwd", "passwd"),
+        ("C:\\Users\\racer\\fast.tgz", "fast"),
+        ("...", "model"),
+        ("policy.onnx", "policy"),
+    ],
+)
+def test_upload_names_become_safe_store_names(filename: str, name: str) -> None:
+    from vehicle.service import model_name_for
+
+    assert model_name_for(filename) == name
