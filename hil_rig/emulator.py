@@ -35,6 +35,7 @@ FAULTS = ("offset", "drop", "freeze", "garbage")
 OFFSET_NS = 50_000
 DROP_EVERY = 5
 GARBAGE_EVERY = 7
+MAX_CATCH_UP = 50  # periods reported after a stall (a second); longer: the rig was gone
 RES_NS = 16  # the Pico's resolution at 125 MHz, announced in HELLO like the firmware does
 
 
@@ -118,22 +119,35 @@ class Emulator:
             return []
         return [self.reporter.hello(t_us)] if b"?" in data else []
 
+    def _report(self, pulses: dict[str, int], t_us: int) -> list[str]:
+        lines: list[str] = []
+        for index, channel in enumerate(CHANNELS):
+            if channel in pulses:
+                lines.extend(self.reporter.pulse(index, pulses[channel], t_us))
+        return lines
+
     def _run(self) -> None:
-        next_frame = time.monotonic()
+        next_tick = time.monotonic()
+        t_previous: int | None = None
+        previous: dict[str, int] = {}
         while not self._stop.is_set():
-            t_us = self._now_us()
-            lines = self._requests(t_us)
             pulses = self._pulses()
-            for index, channel in enumerate(CHANNELS):
-                if channel in pulses:
-                    lines.extend(self.reporter.pulse(index, pulses[channel], t_us))
+            t_us = self._now_us()  # stamped after the read: a sample never predates its pulses
+            lines = self._requests(t_us)
+            if t_previous is not None:
+                # Periods this thread overslept: the hardware kept sending what it sent before.
+                late = round((t_us - t_previous) / self.period_us) - 1
+                for k in range(1, min(late, MAX_CATCH_UP) + 1):
+                    lines.extend(self._report(previous, t_previous + k * self.period_us))
+            lines.extend(self._report(pulses, t_us))
             lines.extend(self.reporter.poll(t_us))
             self._send(lines)
             self._frame += 1
-            next_frame += self.period_us / 1e6
-            delay = next_frame - time.monotonic()
+            t_previous, previous = t_us, pulses
+            next_tick += self.period_us / 1e6
+            delay = next_tick - time.monotonic()
             if delay < 0:
-                next_frame = time.monotonic()
+                next_tick = time.monotonic()
             else:
                 self._stop.wait(delay)
 

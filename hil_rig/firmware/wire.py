@@ -39,8 +39,11 @@ def count_to_ns(count, sm_freq_hz, cycles_per_count=2):
 class Reporter:
     """Turns per-channel pulse observations into protocol lines.
 
-    A frame closes when every live channel has reported a pulse, when a channel reports a
-    second pulse (its next frame began), or when a frame has been open for 1.25 periods. A
+    A frame opens with the first pulse that ends and takes the other channel's pulse if it
+    ends within 3/4 of a period; it closes when every live channel has reported, when a
+    channel reports again, or when that window has passed (then the silent channel shows
+    ``-``). The window, not the arrival order, pairs the pulses, so the pairing cannot slip
+    by a frame when the two pulses swap order (they do, as their widths change). A
     channel with no pulse for ``lost_periods`` periods is reported LOST, and again every such
     interval while it stays lost, which doubles as a heartbeat when both channels are silent.
     Times are microseconds of a monotonic clock that does not wrap.
@@ -50,6 +53,7 @@ class Reporter:
         self.res_ns = res_ns
         self.period_us = period_us
         self.lost_us = period_us * lost_periods
+        self.window_us = period_us * 3 // 4
         self.hello_every_us = hello_every_us
         self.seq = 0
         self._pending = [None, None]
@@ -84,10 +88,13 @@ class Reporter:
                 return False
         return True
 
+    def _expired(self, t_us):
+        return self._frame_t is not None and t_us - self._frame_t >= self.window_us
+
     def pulse(self, channel, width_ns, t_us):
         """A pulse of ``width_ns`` ended on ``channel`` (0 or 1) at ``t_us``; lines to send."""
         out = []
-        if self._pending[channel] is not None:
+        if self._pending[channel] is not None or self._expired(t_us):
             out.append(self._flush())
         if self._frame_t is None:
             self._frame_t = t_us
@@ -107,7 +114,7 @@ class Reporter:
         if t_us >= self._next_hello:
             out.append(self.hello(t_us))
             self._next_hello = t_us + self.hello_every_us
-        if self._frame_t is not None and t_us - self._frame_t > self.period_us * 5 // 4:
+        if self._expired(t_us):
             out.append(self._flush())
         for channel in range(2):
             seen = self._seen[channel]
