@@ -126,7 +126,7 @@ def test_autonomous_start_without_a_model_is_refused(tmp_path: Path) -> None:
 
 
 def test_exception_in_a_stage_latches_a_fault_and_neutral(car) -> None:
-    service, backend, clock = car
+    service, backend, _clock = car
     service.start()
     stop = threading.Event()
     service.slot.put(np.zeros((7,), np.uint8))  # not an image: preprocessing fails
@@ -164,7 +164,7 @@ def test_camera_stall_latches_a_fault(tmp_path: Path, bundle: Path) -> None:
 def test_close_writes_neutral_after_driving(car) -> None:
     service, backend, clock = car
     service.start()
-    for i in range(30):
+    for _i in range(30):
         clock.t += 1 / 15
         service.drive.step(service.slot.put(frame_image(1)))
     service.close()

@@ -11,6 +11,7 @@ import time
 from dataclasses import replace
 from pathlib import Path
 from types import FrameType
+from typing import TextIO
 
 from vehicle.camera import open_source
 from vehicle.cli.pwm_options import add_pwm_arguments, apply_pwm_arguments
@@ -79,10 +80,10 @@ def _label(index: int | None) -> str:
 class StatusLine:
     """One line, refreshed twice a second: mode, Hz, latency, action."""
 
-    def __init__(self, service: VehicleService, stream=sys.stderr) -> None:
+    def __init__(self, service: VehicleService, stream: TextIO | None = None) -> None:
         self.service = service
-        self.stream = stream
-        self.tty = stream.isatty()
+        self.stream = stream or sys.stderr
+        self.tty = self.stream.isatty()
         self.next_at = 0.0
         self.actions: collections.Counter[int | None] = collections.Counter()
 
