@@ -67,13 +67,11 @@ class CarProcess:
 
     def tail(self, lines: int = 5) -> str:
         """The end of the car's output, for reports."""
-        self._log.flush()
         text = self.log.read_text(errors="replace").strip().splitlines()
         return " | ".join(text[-lines:])
 
     def faults(self) -> list[str]:
         """Safety faults the car latched (its own verdict, worth showing next to ours)."""
-        self._log.flush()
         lines = self.log.read_text(errors="replace").splitlines()
         return [line.split("safety fault: ", 1)[1] for line in lines if "safety fault: " in line]
 

@@ -7,7 +7,7 @@ injected so that tests prove the harness notices them:
 
 - ``offset``: every pulse measures 50 us wider than the car wrote (a miscalibrated output);
 - ``drop``: every fifth PWM frame is missing (an output that skips frames);
-- ``freeze``: the first pulses seen are reported forever (outputs stuck);
+- ``freeze``: the first pulses seen on both channels are reported forever (outputs stuck);
 - ``garbage``: noise on the serial line (random bytes, and corrupted bytes inside lines).
 
 Run standalone with ``python -m hil_rig.emulator --state FILE``; it prints the device path.
@@ -87,7 +87,7 @@ class Emulator:
             return {}
         pulses = {} if state is None else dict(state.pulses)
         if self.fault == "freeze":
-            if self._frozen is None and pulses:
+            if self._frozen is None and len(pulses) == len(CHANNELS):
                 self._frozen = pulses
             return self._frozen or {}
         if self.fault == "offset":
