@@ -21,7 +21,8 @@ from vehicle.model.synthetic import build_policy
 from vehicle.pwm.mock import MockPwm
 from vehicle.service import VehicleService
 from webconsole.app import create_app
-from webconsole.credentials import hash_password
+from webconsole.credentials import PASSWORD_ENV, hash_password
+from webconsole.server import ConsoleHandle, start_console
 
 DATA = Path(__file__).resolve().parents[1] / "data"
 PASSWORD = "correct horse battery"
@@ -105,6 +106,17 @@ def make_app(service: VehicleService, settings: Settings, **kwargs: object) -> F
 @pytest.fixture
 def app(service: VehicleService, settings: Settings) -> Flask:
     return make_app(service, settings)
+
+
+@pytest.fixture
+def console(
+    service: VehicleService, settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[ConsoleHandle]:
+    """The real server on a free loopback port, over HTTPS with its own certificate."""
+    monkeypatch.setenv(PASSWORD_ENV, PASSWORD)
+    handle = start_console(service, settings, host="127.0.0.1", port=0, tls=True)
+    yield handle
+    handle.stop()
 
 
 def log_in(client: FlaskClient) -> str:

@@ -9,7 +9,6 @@ import socket
 import ssl
 import urllib.error
 import urllib.request
-from collections.abc import Iterator
 from dataclasses import replace
 from urllib.parse import urlsplit
 
@@ -53,16 +52,6 @@ class DeepRacerClient:
         headers = {"X-CSRFToken": self.csrf, "Content-Type": "application/json"}
         body = None if payload is None else json.dumps(payload).encode()
         return json.loads(self.open(method, path, body, headers).read())
-
-
-@pytest.fixture
-def console(
-    service: VehicleService, settings: Settings, monkeypatch: pytest.MonkeyPatch
-) -> Iterator[ConsoleHandle]:
-    monkeypatch.setenv(PASSWORD_ENV, PASSWORD)
-    handle = start_console(service, settings, host="127.0.0.1", port=0, tls=True)
-    yield handle
-    handle.stop()
 
 
 def test_deepracer_client_over_https(

@@ -2,7 +2,7 @@
 "use strict";
 
 (() => {
-  const { api, act, show } = window.Console;
+  const { api, act, uploadFile } = window.Console;
   const $ = (id) => document.getElementById(id);
   let current = null; // the calibration as loaded (our file format)
 
@@ -75,11 +75,8 @@
   });
   $("import").addEventListener("submit", async (event) => {
     event.preventDefault();
-    const file = $("import-file").files[0];
-    if (!file) { show("Choose a calibration.json first"); return; }
-    const form = new FormData();
-    form.append("file", file);
-    const data = await act(() => api("POST", "/api/v1/calibration/import", form), "Calibration imported");
+    const data = await act(
+      () => uploadFile("/api/v1/calibration/import", $("import-file")), "Calibration imported");
     if (data) { fill(data.calibration); event.target.reset(); }
   });
 

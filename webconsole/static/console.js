@@ -39,6 +39,15 @@ window.Console = (() => {
     return data;
   }
 
+  // The file chosen in `input`, sent as the multipart field "file" (DeepRacer's name).
+  function uploadFile(url, input) {
+    const file = input.files[0];
+    if (!file) throw new Error("Choose a file first");
+    const form = new FormData();
+    form.append("file", file);
+    return api("POST", url, form);
+  }
+
   // Run an action from a button; any failure is shown to the user, never swallowed.
   async function act(promiseFactory, doneText) {
     try {
@@ -59,5 +68,5 @@ window.Console = (() => {
     });
   }
 
-  return { api, act, show };
+  return { api, act, show, uploadFile };
 })();

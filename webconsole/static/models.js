@@ -2,7 +2,7 @@
 "use strict";
 
 (() => {
-  const { api, act, show } = window.Console;
+  const { api, act, show, uploadFile } = window.Console;
   const $ = (id) => document.getElementById(id);
   let refreshTimer = null;
 
@@ -74,14 +74,10 @@
 
   $("upload").addEventListener("submit", async (event) => {
     event.preventDefault();
-    const file = $("bundle").files[0];
-    if (!file) { show("Choose a .tar.gz bundle first"); return; }
-    const form = new FormData();
-    form.append("file", file);
     const submit = event.target.querySelector("button");
     submit.disabled = true;
-    show(`Uploading ${file.name}…`, "info");
-    const data = await act(() => api("POST", "/api/v1/models", form));
+    show("Uploading and checking the bundle…", "info");
+    const data = await act(() => uploadFile("/api/v1/models", $("bundle")));
     submit.disabled = false;
     if (data) {
       show(`Installed ${data.name}`, "info");
