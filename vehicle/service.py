@@ -8,6 +8,7 @@ loop wait for a browser.
 
 from __future__ import annotations
 
+import importlib.metadata
 import logging
 import os
 import platform
@@ -320,7 +321,6 @@ class VehicleService:
 
     def system_info(self) -> dict:
         import cv2
-        import flask
         import onnxruntime
 
         stats = self.telemetry.stats()
@@ -331,7 +331,7 @@ class VehicleService:
                 "onnxruntime": onnxruntime.__version__,
                 "opencv": cv2.__version__,
                 "numpy": np.__version__,
-                "flask": flask.__version__,
+                "flask": importlib.metadata.version("flask"),
             },
             "host": platform.node(),
             "uptime_s": time.monotonic() - self.started_at,
