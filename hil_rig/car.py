@@ -11,7 +11,8 @@ import subprocess
 import sys
 import time
 from pathlib import Path
-from types import TracebackType
+
+from hil_rig.closeable import Closeable
 
 # The same interpreter as the harness, without relying on the ``vehicle`` script being on PATH.
 VEHICLE = [sys.executable, "-c", "import sys; from vehicle.cli import main; sys.exit(main())"]
@@ -21,7 +22,7 @@ class CarError(RuntimeError):
     """The car command could not run or did not behave as a process should."""
 
 
-class CarProcess:
+class CarProcess(Closeable):
     """One ``vehicle`` invocation; output goes to ``log``. Context manager: kills on exit."""
 
     def __init__(self, args: list[str], log: Path) -> None:
@@ -80,14 +81,3 @@ class CarProcess:
             self.process.kill()
             self.process.wait()
         self._log.close()
-
-    def __enter__(self) -> CarProcess:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()

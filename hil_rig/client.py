@@ -11,10 +11,10 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from types import TracebackType
 
 import serial
 
+from hil_rig.closeable import Closeable
 from hil_rig.firmware.wire import PROTOCOL_VERSION
 from hil_rig.protocol import Hello, LinkStats, Message, Sample, StreamParser
 
@@ -31,7 +31,7 @@ class Received:
     message: Message
 
 
-class RigClient:
+class RigClient(Closeable):
     """A connection to a rig (or its emulator). Context manager; ``close()`` is idempotent."""
 
     def __init__(self, url: str, *, clock: Callable[[], float] = time.monotonic) -> None:
@@ -119,14 +119,3 @@ class RigClient:
             self._stop.set()
             self._thread.join(timeout=1.0)
             self._port.close()
-
-    def __enter__(self) -> RigClient:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()

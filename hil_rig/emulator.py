@@ -24,9 +24,9 @@ import threading
 import time
 import tty
 from pathlib import Path
-from types import TracebackType
 
 from calibration.model import CHANNELS
+from hil_rig.closeable import Closeable
 from hil_rig.firmware.wire import Reporter
 from vehicle.pwm.base import PwmError
 from vehicle.pwm.mock import read_mock_state
@@ -43,7 +43,7 @@ class EmulatorError(ValueError):
     """An emulator that cannot be set up as asked."""
 
 
-class Emulator:
+class Emulator(Closeable):
     """A thread behind a pty; ``path`` is the device a client opens. Context manager."""
 
     def __init__(
@@ -157,17 +157,6 @@ class Emulator:
             self._thread.join(timeout=1.0)
             os.close(self._master)
             os.close(self._slave)
-
-    def __enter__(self) -> Emulator:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()
 
 
 def main(argv: list[str] | None = None) -> int:

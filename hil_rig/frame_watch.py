@@ -15,7 +15,8 @@ import struct
 import threading
 import time
 from pathlib import Path
-from types import TracebackType
+
+from hil_rig.closeable import Closeable
 
 IN_OPEN = 0x00000020
 IN_CLOEXEC = 0o2000000
@@ -37,7 +38,7 @@ def _libc() -> ctypes.CDLL:
     return libc
 
 
-class FrameWatch:
+class FrameWatch(Closeable):
     """Records ``(time.monotonic(), file name)`` for every open of a file in ``folder``."""
 
     def __init__(self, folder: Path) -> None:
@@ -99,14 +100,3 @@ class FrameWatch:
             self._stop.set()
             self._thread.join(timeout=1.0)
             os.close(self._fd)
-
-    def __enter__(self) -> FrameWatch:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import itertools
+import os
 from pathlib import Path
 
 import pytest
 
 from hil_rig.client import RigClient, RigError
 from hil_rig.emulator import OFFSET_NS, Emulator, EmulatorError
+from hil_rig.firmware.wire import format_line
 from hil_rig.protocol import Sample
 from vehicle.pwm.mock import MockPwm
 
@@ -93,3 +95,18 @@ def test_unopenable_port_is_a_rig_error(tmp_path):
 def test_silent_port_is_a_rig_error():
     with RigClient("loop://") as client, pytest.raises(RigError, match="no HELLO"):
         client.wait_hello(timeout=0.3)
+
+
+def test_other_protocol_version_is_refused():
+    master, slave = os.openpty()
+    try:
+        with RigClient(os.ttyname(slave)) as client:
+            os.write(
+                master,
+                format_line(["HELLO", "0", "0", "2", "9.0", "16", "20000", "60000"]).encode(),
+            )
+            with pytest.raises(RigError, match="rig speaks protocol 2"):
+                client.wait_hello(timeout=2.0)
+    finally:
+        os.close(master)
+        os.close(slave)
