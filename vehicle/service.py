@@ -214,7 +214,9 @@ class VehicleService:
                 raise ValueError(f"{name} must be a number in [-1, 1], got {value!r}")
             if not -1.0 <= value <= 1.0:
                 raise ValueError(f"{name} must be in [-1, 1], got {value}")
-        self.governor.command_manual(float(steer), float(throttle))
+        if not self.governor.command_manual(float(steer), float(throttle)):
+            state = self.governor.status().state.value
+            raise ValueError(f"manual commands need the car started in manual mode (now {state})")
 
     # -- camera ------------------------------------------------------------------------
 
@@ -304,7 +306,9 @@ class VehicleService:
         self.governor.exit_calibration()
 
     def preview_pulse(self, channel: Channel, ns: int) -> None:
-        self.governor.calibration_pulse(channel, ns)
+        if not self.governor.calibration_pulse(channel, ns):
+            state = self.governor.status().state.value
+            raise ValueError(f"pulse previews need calibration mode (now {state})")
 
     def save_calibration(self, calibration: Calibration) -> None:
         """Persist first (atomically), then use: a failed write changes nothing."""

@@ -187,3 +187,16 @@ def test_upload_names_become_safe_store_names(filename: str, name: str) -> None:
     from vehicle.service import model_name_for
 
     assert model_name_for(filename) == name
+
+
+def test_commands_in_the_wrong_state_are_refused_with_a_reason(car) -> None:
+    service, backend, _ = car
+    with pytest.raises(ValueError, match="manual mode"):
+        service.manual_drive(0.2, 0.2)
+    with pytest.raises(ValueError, match="calibration mode"):
+        service.preview_pulse("throttle", 1_500_000)
+    mid = service.calibration().throttle.mid_ns
+    assert backend.current["throttle"] == mid
+    service.enter_calibration()
+    service.preview_pulse("steering", 1_300_000)
+    assert backend.current["steering"] == 1_300_000
