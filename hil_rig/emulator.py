@@ -26,8 +26,8 @@ import tty
 from pathlib import Path
 
 from calibration.model import CHANNELS
-from hil_rig.closeable import Closeable
 from hil_rig.firmware.wire import Reporter
+from vehicle.closeable import Closeable
 from vehicle.pwm.base import PwmError
 from vehicle.pwm.mock import read_mock_state
 

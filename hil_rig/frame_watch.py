@@ -16,7 +16,7 @@ import threading
 import time
 from pathlib import Path
 
-from hil_rig.closeable import Closeable
+from vehicle.closeable import Closeable
 
 IN_OPEN = 0x00000020
 IN_CLOEXEC = 0o2000000

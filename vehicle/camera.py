@@ -10,14 +10,15 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from abc import ABC, abstractmethod
+from abc import abstractmethod
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from types import TracebackType
 
 import cv2
 import numpy as np
+
+from vehicle.closeable import Closeable
 
 log = logging.getLogger(__name__)
 
@@ -79,7 +80,7 @@ class LatestFrameSlot:
             return frame
 
 
-class FrameSource(ABC):
+class FrameSource(Closeable):
     """A thread that captures frames into a slot until stopped or exhausted."""
 
     def __init__(self, fps: float | None) -> None:
@@ -131,18 +132,10 @@ class FrameSource(ABC):
     def _read(self) -> np.ndarray | None:
         """Next image, blocking as the device does; None when the source is exhausted."""
 
-    def _release(self) -> None:  # noqa: B027 - optional hook
+    def _release(self) -> None:
         """Free the device; default nothing."""
 
-    def __enter__(self) -> FrameSource:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
+    def close(self) -> None:
         self.stop()
 
 

@@ -7,10 +7,10 @@ calibrated value, so it is written by the safety governor through ``set_pulse``.
 
 from __future__ import annotations
 
-from abc import ABC, abstractmethod
-from types import TracebackType
+from abc import abstractmethod
 
 from calibration.model import CHANNELS, PULSE_CEILING_NS, PULSE_FLOOR_NS, Channel
+from vehicle.closeable import Closeable
 from vehicle.config import PWM_PERIOD_NS
 
 
@@ -18,7 +18,7 @@ class PwmError(RuntimeError):
     """A pulse that could not be written, or a back-end that could not be opened."""
 
 
-class PwmBackend(ABC):
+class PwmBackend(Closeable):
     """Set a channel's pulse width; close. Context manager; ``close()`` is idempotent."""
 
     name: str = "abstract"
@@ -53,16 +53,5 @@ class PwmBackend(ABC):
             self.closed = True
             self._close()
 
-    def _close(self) -> None:  # noqa: B027 - optional hook
+    def _close(self) -> None:
         """Back-end specific release; default nothing."""
-
-    def __enter__(self) -> PwmBackend:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()
