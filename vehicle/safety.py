@@ -20,6 +20,7 @@ from dataclasses import dataclass, fields, replace
 from typing import Literal
 
 from calibration.model import CHANNELS, PULSE_CEILING_NS, PULSE_FLOOR_NS, Calibration, Channel
+from vehicle.closeable import Closeable
 from vehicle.config import LoopSettings
 from vehicle.pwm.base import PwmBackend
 
@@ -98,7 +99,7 @@ class GovernorStatus:
     writes: int  # pulses written so far (both channels), for telemetry and tests
 
 
-class SafetyGovernor:
+class SafetyGovernor(Closeable):
     """Owns the outputs. Thread-safe: one lock, held only to decide and write two pulses."""
 
     def __init__(
@@ -315,12 +316,6 @@ class SafetyGovernor:
             self._neutral()
             self._closed = True
             self._backend.close()
-
-    def __enter__(self) -> SafetyGovernor:
-        return self
-
-    def __exit__(self, *exc_info: object) -> None:
-        self.close()
 
     # --------------------------------------------------- internals (lock already held)
 
