@@ -136,19 +136,12 @@ class SafetyGovernor(Closeable):
         if mode not in _ARMED:
             raise SafetyError(f"mode must be manual or autonomous, got {mode!r}")
         with self._lock:
-            self._check_open()
-            self._fault_reason = None
-            self._state = _ARMED[mode]
-            self._neutral()  # a mode switch never carries a command or a ramp over
+            self._reset(_ARMED[mode])  # a mode switch never carries a command or a ramp over
 
     def disarm(self) -> None:
         """Operator stop: neutral. A latched fault stays latched (and visible) until re-arm."""
         with self._lock:
-            if self._closed:
-                return
-            if self._state is not GovernorState.FAULT:
-                self._state = GovernorState.DISARMED
-            self._neutral()
+            self._stop()
 
     def fault(self, reason: str) -> None:
         """Latch a fault (the first reason is kept: it is the root cause) and go neutral."""
@@ -159,10 +152,7 @@ class SafetyGovernor(Closeable):
     def enter_calibration(self) -> None:
         """Operator action: stop driving, neutral, then accept raw pulses."""
         with self._lock:
-            self._check_open()
-            self._fault_reason = None
-            self._state = GovernorState.CALIBRATING
-            self._neutral()
+            self._reset(GovernorState.CALIBRATING)
 
     def exit_calibration(self) -> None:
         with self._lock:
@@ -309,19 +299,31 @@ class SafetyGovernor(Closeable):
         """
         self.stop_watchdog()
         with self._lock:
-            if self._closed:
-                return
-            if self._state is not GovernorState.FAULT:
-                self._state = GovernorState.DISARMED
-            self._neutral()
-            self._closed = True
-            self._backend.close()
+            if self._stop():
+                self._closed = True
+                self._backend.close()
 
     # --------------------------------------------------- internals (lock already held)
 
     def _check_open(self) -> None:
         if self._closed:
             raise SafetyError("the safety governor is closed")
+
+    def _reset(self, state: GovernorState) -> None:
+        """An operator's deliberate start: clears a latched fault, through neutral."""
+        self._check_open()
+        self._fault_reason = None
+        self._state = state
+        self._neutral()
+
+    def _stop(self) -> bool:
+        """Disarmed (a fault stays latched) and neutral; False if already closed."""
+        if self._closed:
+            return False
+        if self._state is not GovernorState.FAULT:
+            self._state = GovernorState.DISARMED
+        self._neutral()
+        return True
 
     def _stale_output(self, now: float) -> bool:
         """True when the outputs hold a command whose freshness has run out."""
