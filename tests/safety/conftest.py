@@ -7,28 +7,16 @@ import pytest
 from calibration.model import Calibration
 from vehicle.pwm.mock import MockPwm
 from vehicle.safety import GovernorLimits, SafetyGovernor
-
-
-class FakeClock:
-    """Time moves only when a test says so (lockstep, like the simulator)."""
-
-    def __init__(self, start: float = 100.0) -> None:
-        self.now = start
-
-    def __call__(self) -> float:
-        return self.now
-
-    def advance(self, seconds: float) -> None:
-        self.now += seconds
+from vehicle.sim.session import SimClock
 
 
 @pytest.fixture
-def clock() -> FakeClock:
-    return FakeClock()
+def clock() -> SimClock:
+    return SimClock(start=100.0)  # lockstep time, as the simulator's
 
 
 @pytest.fixture
-def pwm(clock: FakeClock) -> MockPwm:
+def pwm(clock: SimClock) -> MockPwm:
     return MockPwm(clock=clock)
 
 
@@ -45,14 +33,14 @@ def limits() -> GovernorLimits:
 
 
 @pytest.fixture
-def governor(pwm: MockPwm, limits: GovernorLimits, clock: FakeClock) -> SafetyGovernor:
+def governor(pwm: MockPwm, limits: GovernorLimits, clock: SimClock) -> SafetyGovernor:
     gov = SafetyGovernor(pwm, Calibration(), limits, clock=clock)
     yield gov
     gov.close()
 
 
 @pytest.fixture
-def ramp_to(governor: SafetyGovernor, clock: FakeClock):
+def ramp_to(governor: SafetyGovernor, clock: SimClock):
     """Send manual commands 0.05 s apart until the ramp has reached ``throttle``."""
 
     def ramp(steer: float, throttle: float) -> None:

@@ -21,6 +21,7 @@ from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, 
 from calibration.model import Calibration, ChannelCalibration
 from vehicle.pwm.mock import MockPwm, PulseRecord
 from vehicle.safety import GovernorLimits, GovernorState, SafetyGovernor
+from vehicle.sim.session import SimClock
 
 DRIVING = (GovernorState.MANUAL, GovernorState.AUTONOMOUS)
 CALIBRATIONS = [
@@ -47,18 +48,10 @@ class Write:
     norm: float
 
 
-class Clock:
-    def __init__(self) -> None:
-        self.now = 1000.0
-
-    def __call__(self) -> float:
-        return self.now
-
-
 class GovernorMachine(RuleBasedStateMachine):
     def __init__(self) -> None:
         super().__init__()
-        self.clock = Clock()
+        self.clock = SimClock(start=1000.0)
         self.pwm = MockPwm(clock=self.clock)
         self.limits = GovernorLimits(throttle_limit=0.8)
         self.cal = CALIBRATIONS[0]
