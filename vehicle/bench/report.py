@@ -28,7 +28,9 @@ def _cell(result: dict[str, Any], path: tuple[str, ...]) -> str:
         if not isinstance(value, dict) or key not in value:
             return "-"
         value = value[key]
-    return f"{value:.3g}" if isinstance(value, float) else str(value)
+    if isinstance(value, float):
+        return f"{value:.0f}" if abs(value) >= 100 else f"{value:.3g}"
+    return str(value)
 
 
 def _heading(name: str, result: dict[str, Any]) -> str:

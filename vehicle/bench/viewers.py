@@ -172,6 +172,7 @@ def console_viewers(service: VehicleService, settings: Settings, count: int) -> 
     finally:
         stop.set()
         handle.stop()
-        child.join(timeout=5.0)
-        if child.is_alive():
-            child.terminate()
+        if child.pid is not None:  # started
+            child.join(timeout=5.0)
+            if child.is_alive():
+                child.terminate()
