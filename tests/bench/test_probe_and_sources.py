@@ -1,5 +1,6 @@
 import threading
 
+import cv2
 import numpy as np
 import pytest
 
@@ -55,10 +56,12 @@ def test_pacer_sleeps_to_absolute_deadlines_and_restarts_when_late(
     assert slept == pytest.approx([0.07, 0.05])
 
 
-def test_camera_image_is_deterministic_bgr() -> None:
+def test_camera_image_is_deterministic_bgr_and_compresses_like_a_camera_frame() -> None:
     image = camera_image()
     assert image.shape == (480, 640, 3) and image.dtype == np.uint8
     assert np.array_equal(image, camera_image())
+    ok, jpeg = cv2.imencode(".jpg", image, [cv2.IMWRITE_JPEG_QUALITY, 80])
+    assert ok and 5_000 < len(jpeg) < 80_000  # noise would be ~200 kB, a flat frame ~3 kB
 
 
 def test_bench_camera_delivers_its_image_into_the_slot() -> None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 
+import cv2
 import numpy as np
 
 from vehicle.bench.stats import BenchError
@@ -40,9 +41,26 @@ class Pacer:
 
 
 def camera_image(width: int = 640, height: int = 480, seed: int = 0) -> np.ndarray:
-    """A fixed BGR frame at DeepRacer's camera size (so resizing is part of every step)."""
+    """A fixed BGR frame at DeepRacer's camera size, so resizing is part of every step: a
+    road with white borders and a dashed centre line, and a little sensor noise, so that it
+    compresses for viewers like a real frame (tens of kB), not like noise (hundreds)."""
     rng = np.random.default_rng(seed)
-    return rng.integers(0, 256, size=(height, width, 3), dtype=np.uint8)
+    image = np.full((height, width, 3), 120, dtype=np.uint8)  # the field around the track
+    horizon = height // 4
+    image[:horizon] = (200, 170, 140)  # a wall beyond the track
+    bottom, top = (0, width), (width * 2 // 5, width * 3 // 5)
+    road = np.array(
+        [[bottom[0], height], [top[0], horizon], [top[1], horizon], [bottom[1], height]],
+        dtype=np.int32,
+    )
+    cv2.fillPoly(image, [road], (55, 55, 55))
+    line = max(2, width // 80)
+    for x0, x1 in ((bottom[0], top[0]), (bottom[1], top[1])):
+        cv2.line(image, (x0, height), (x1, horizon), (210, 210, 210), line * 2)
+    for y in range(horizon, height, height // 12):
+        cv2.line(image, (width // 2, y), (width // 2, y + height // 24), (210, 210, 210), line)
+    noise = rng.normal(0.0, 3.0, size=image.shape)
+    return np.clip(image + noise, 0, 255).astype(np.uint8)
 
 
 class BenchCamera(FrameSource):
