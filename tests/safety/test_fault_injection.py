@@ -235,11 +235,24 @@ def print_the_maxima():
 
 
 @pytest.fixture(params=sorted(BACKENDS))
-def car(request, tmp_path):
-    car = Car(tmp_path, BACKENDS[request.param], "autonomous")
-    car.name = request.param
-    yield car
-    car.close()
+def make_car(request, tmp_path):
+    """A car on each back-end, in the mode the test asks for; closed afterwards."""
+    cars = []
+
+    def make(mode: str) -> Car:
+        car = Car(tmp_path, BACKENDS[request.param], mode)
+        car.name = request.param
+        cars.append(car)
+        return car
+
+    yield make
+    for car in cars:
+        car.close()
+
+
+@pytest.fixture
+def car(make_car) -> Car:
+    return make_car("autonomous")
 
 
 def record(car: Car, fault: str, seconds: float) -> None:
@@ -332,16 +345,8 @@ def test_model_swap_while_driving_keeps_fresh_commands_from_one_table(car, tmp_p
     )
 
 
-@pytest.fixture(params=sorted(BACKENDS))
-def manual_car(request, tmp_path):
-    car = Car(tmp_path, BACKENDS[request.param], "manual")
-    car.name = request.param
-    yield car
-    car.close()
-
-
-def test_manual_dead_man_expiry_goes_neutral_at_the_deadline(manual_car):
-    car = manual_car
+def test_manual_dead_man_expiry_goes_neutral_at_the_deadline(make_car):
+    car = make_car("manual")
     car.service.start()
     for _ in range(8):
         car.service.manual_drive(0.3, 0.6)
