@@ -6,6 +6,7 @@ import contextlib
 import json
 import os
 import tempfile
+import time
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +18,18 @@ def fsync_dir(directory: Path) -> None:
         os.fsync(fd)
     finally:
         os.close(fd)
+
+
+STALE_TEMP_S = 60.0  # a temp file this old belongs to a writer that died (power cut, SIGKILL)
+
+
+def remove_stale_temps(path: Path, older_than_s: float = STALE_TEMP_S) -> None:
+    """Delete temp files a killed writer of ``path`` left behind (never a live writer's)."""
+    cutoff = time.time() - older_than_s
+    for leftover in path.parent.glob(f".{path.name}.*.tmp"):
+        with contextlib.suppress(OSError):
+            if leftover.stat().st_mtime < cutoff:
+                leftover.unlink()
 
 
 def atomic_write_bytes(path: Path, data: bytes, mode: int = 0o644) -> None:
@@ -36,6 +49,7 @@ def atomic_write_bytes(path: Path, data: bytes, mode: int = 0o644) -> None:
             os.unlink(tmp_name)
         raise
     fsync_dir(path.parent)
+    remove_stale_temps(path)
 
 
 def atomic_write_json(path: Path, value: Any, mode: int = 0o644) -> None:

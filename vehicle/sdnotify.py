@@ -21,8 +21,12 @@ class SystemdNotifier:
             address = "\0" + address[1:]  # abstract namespace
         self.address = address or None
         usec = env.get("WATCHDOG_USEC", "")
+        pid = env.get("WATCHDOG_PID", "")
+        for_us = not pid or (pid.isdigit() and int(pid) == os.getpid())
         # Ping at half the interval systemd expects, as sd_watchdog_enabled(3) advises.
-        self.ping_interval_s = int(usec) / 2e6 if usec.isdigit() and int(usec) > 0 else None
+        self.ping_interval_s = (
+            int(usec) / 2e6 if for_us and usec.isdigit() and int(usec) > 0 else None
+        )
         self._sock: socket.socket | None = None
         self._next_ping = 0.0
 
@@ -46,7 +50,8 @@ class SystemdNotifier:
         self.notify("STOPPING=1")
 
     def status(self, text: str) -> None:
-        self.notify(f"STATUS={text}")
+        """One line: a newline would start a new (forged) assignment in the datagram."""
+        self.notify("STATUS=" + " ".join(text.splitlines()))
 
     def watchdog_ping(self) -> None:
         """Called every loop iteration; sends at most one keep-alive per half interval."""

@@ -195,3 +195,19 @@ def test_signal_while_driving_leaves_neutral(tmp_path: Path, bundle: Path, sig: 
         proc.kill()
     assert proc.returncode == 0, proc.stderr
     assert read_mock_state(state).pulses == {"steering": 1_450_000, "throttle": 1_446_000}
+
+
+def test_neutral_exits_1_when_the_write_is_not_confirmed(tmp_path: Path) -> None:
+    state = tmp_path / "pwm.json"
+    state.mkdir()  # the "hardware" cannot be written
+    result = vehicle(
+        "--data-dir",
+        str(tmp_path / "d"),
+        "neutral",
+        "--pwm",
+        "mock",
+        "--pwm-mock-state",
+        str(state),
+    )
+    assert result.returncode == 1
+    assert result.stderr.strip().splitlines()[-1].startswith("vehicle:")

@@ -60,3 +60,16 @@ def test_without_systemd_everything_is_a_no_op() -> None:
 
 def test_a_vanished_socket_does_not_raise(tmp_path: Path) -> None:
     SystemdNotifier({"NOTIFY_SOCKET": str(tmp_path / "gone")}).ready()
+
+
+def test_watchdog_meant_for_another_process_is_not_pinged(tmp_path: Path) -> None:
+    notifier = SystemdNotifier(
+        {"NOTIFY_SOCKET": str(tmp_path / "n"), "WATCHDOG_USEC": "1000000", "WATCHDOG_PID": "1"}
+    )
+    assert notifier.ping_interval_s is None
+
+
+def test_status_text_cannot_inject_assignments(tmp_path: Path) -> None:
+    sock = listen(tmp_path / "notify")
+    SystemdNotifier({"NOTIFY_SOCKET": str(tmp_path / "notify")}).status("ok\nREADY=1")
+    assert sock.recv(64) == b"STATUS=ok READY=1"

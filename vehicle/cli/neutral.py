@@ -15,7 +15,7 @@ from calibration.store import CalibrationStore
 from vehicle.cli.pwm_options import add_pwm_arguments, apply_pwm_arguments
 from vehicle.config import Settings
 from vehicle.pwm.factory import create_backend
-from vehicle.safety import GovernorLimits, SafetyGovernor
+from vehicle.safety import GovernorLimits, GovernorState, SafetyGovernor
 
 log = logging.getLogger(__name__)
 
@@ -40,5 +40,8 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
     governor = SafetyGovernor(backend, calibration, GovernorLimits(throttle_limit=0.0))
     state = governor.status()
     governor.close()
+    if state.state is GovernorState.FAULT:
+        print(f"vehicle: neutral not confirmed: {state.fault_reason}", file=sys.stderr)
+        return 1
     print(f"neutral: steering {state.steering_ns} ns, throttle {state.throttle_ns} ns")
     return status
