@@ -47,6 +47,11 @@ def test_short_run_writes_designs_json_and_a_table(
         _check_configuration(report[name])
         assert report[name]["rate_hz"] == 40.0
     assert report["ours"]["viewers"] == 0
+    assert set(report["ours"]["latency_breakdown_p50_ms"]) == {
+        "wake",
+        "inference",
+        "preprocess_and_output",
+    }
     assert report["ours_viewers"]["viewers"] == 1
     assert len(report["ours_viewers"]["viewer_frames"]) == 1
     assert report["ours_viewers"]["viewer_frames"][0] > 0

@@ -6,11 +6,13 @@ import pytest
 
 from vehicle.bench.donkey import DonkeyLoop, ReproducedVehicle
 from vehicle.bench.floor import measure_floor
-from vehicle.bench.measure import summarize, watch
+from vehicle.bench.measure import Window, breakdown, summarize, watch
+from vehicle.bench.probe import PulseProbe
 from vehicle.bench.runner import over
 from vehicle.bench.sources import camera_image
 from vehicle.bench.stats import BenchError
 from vehicle.model import load_bundle
+from vehicle.pwm.mock import PulseRecord
 
 
 def test_window_over_the_reproduced_loop_summarizes(tiny_bundle: Path) -> None:
@@ -54,3 +56,27 @@ def test_floor_back_to_back_and_at_a_rate(tiny_bundle: Path) -> None:
 
 def test_latency_as_multiples_of_the_floor() -> None:
     assert over({"p50": 1.3, "p99": 2.0}, 0.5) == {"p50": 2.6, "p99": 4.0}
+
+
+def test_breakdown_names_each_part_and_the_rest() -> None:
+    window = Window(
+        latencies_s=[0.010, 0.020, 0.030],
+        pulse_times=[1.0, 2.0, 3.0],
+        cpu_s=0.0,
+        rss_mb=1.0,
+        frames_dropped=0,
+        steps_without_pulse=0,
+        parts_s={"wake": [0.001, 0.002, 0.003], "inference": [0.005, 0.010, 0.020]},
+    )
+    # the rest per step: 4, 8, 7 ms -> median 7
+    assert breakdown(window) == {"wake": 2.0, "inference": 10.0, "preprocess_and_output": 7.0}
+    assert breakdown(Window([0.01], [1.0], 0.0, 1.0, None, 0, {})) == {}
+
+
+def test_probe_keeps_parts_only_for_steps_that_wrote() -> None:
+    probe = PulseProbe()
+    probe.step_done(0.0, wake=0.001)  # nothing written: not kept
+    probe.on_pulse(PulseRecord(0.004, "steering", 1_450_000))
+    probe.step_done(0.001, wake=0.002)
+    assert probe.parts == {"wake": [0.002]} and probe.latencies_s == [0.003]
+    assert probe.steps_without_pulse == 1

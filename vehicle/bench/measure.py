@@ -10,6 +10,8 @@ import time
 from dataclasses import dataclass
 from typing import Protocol
 
+import numpy as np
+
 from vehicle.bench.machine import CpuMeter, rss_mb
 from vehicle.bench.probe import PulseProbe
 from vehicle.bench.stats import BenchError, jitter_summary, latency_summary, rate_hz
@@ -33,6 +35,7 @@ class Window:
     rss_mb: float
     frames_dropped: int | None
     steps_without_pulse: int
+    parts_s: dict[str, list[float]]
 
     @property
     def steps(self) -> int:
@@ -70,12 +73,32 @@ def watch(loop: LoopUnderTest, *, warmup_s: float, duration_s: float) -> Window:
         rss_mb=memory,
         frames_dropped=None if end_dropped is None else end_dropped - (dropped or 0),
         steps_without_pulse=probe.steps_without_pulse - missing,
+        parts_s={name: values[first:last] for name, values in probe.parts.items()},
     )
+
+
+def breakdown(window: Window) -> dict[str, float]:
+    """Median ms of each named component of a step (wake-up, inference), and of the rest of
+    capture-to-pulse (preprocessing, action lookup, governor and PWM write)."""
+    medians = {name: float(np.median(values)) for name, values in window.parts_s.items()}
+    if not medians:
+        return {}
+    rest = float(
+        np.median(
+            np.asarray(window.latencies_s)
+            - np.sum([window.parts_s[name] for name in medians], axis=0)
+        )
+    )
+    return {
+        name: round(v * 1000.0, 3) for name, v in {**medians, "preprocess_and_output": rest}.items()
+    }
 
 
 def summarize(paced: Window, fast: Window, *, target_hz: float) -> dict[str, object]:
     """The DESIGN.md figures of one configuration (the floor is added by the caller)."""
+    parts = breakdown(paced)
     return {
+        **({"latency_breakdown_p50_ms": parts} if parts else {}),
         "latency_ms": latency_summary(paced.latencies_s),
         "jitter_ms": jitter_summary(paced.pulse_times, 1.0 / target_hz),
         "rate_hz": target_hz,

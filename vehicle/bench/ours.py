@@ -13,10 +13,25 @@ import numpy as np
 from vehicle.bench.probe import PulseProbe
 from vehicle.bench.sources import BenchCamera
 from vehicle.bench.viewers import Viewers, console_viewers
+from vehicle.camera import Frame, LatestFrameSlot
 from vehicle.config import LoopSettings, Settings
 from vehicle.drive import StepResult
 from vehicle.pwm.mock import MockPwm
 from vehicle.service import VehicleService
+
+
+class TakeTimingSlot(LatestFrameSlot):
+    """The service's frame slot, noting when the drive loop took each frame."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.taken: dict[int, float] = {}
+
+    def wait_newer(self, after_seq: int, timeout: float, *, consume: bool = True) -> Frame | None:
+        frame = super().wait_newer(after_seq, timeout, consume=consume)
+        if frame is not None and consume:
+            self.taken[frame.seq] = self.clock()
+        return frame
 
 
 class OursLoop:
@@ -42,9 +57,13 @@ class OursLoop:
         self._stack = contextlib.ExitStack()
         self._stop = threading.Event()
         self._service: VehicleService | None = None
+        self._slot = TakeTimingSlot()
 
     def _on_step(self, result: StepResult) -> None:
-        self.probe.step_done(result.t_capture)
+        taken = self._slot.taken.pop(result.seq, result.t_capture)
+        self.probe.step_done(
+            result.t_capture, wake=taken - result.t_capture, inference=result.inference_s
+        )
 
     def start(self) -> None:
         stack = self._stack
@@ -56,6 +75,7 @@ class OursLoop:
             settings,
             backend,
             source=BenchCamera(self.image, self.camera_hz),
+            slot=self._slot,
             model_path=self.bundle,
             throttle_limit=1.0,
             mode="autonomous",
