@@ -7,13 +7,13 @@ import collections
 import signal
 import sys
 import threading
-import time
 from dataclasses import replace
 from pathlib import Path
 from types import FrameType
 from typing import TextIO
 
 from vehicle.camera import open_source
+from vehicle.cli.live_line import LiveLine
 from vehicle.cli.pwm_options import add_pwm_arguments, apply_pwm_arguments
 from vehicle.config import Settings
 from vehicle.drive import StepResult
@@ -78,33 +78,26 @@ def _label(index: int | None) -> str:
 
 
 class StatusLine:
-    """One line, refreshed twice a second: mode, Hz, latency, action."""
+    """Mode, Hz, latency and action, and a count of the actions chosen."""
 
     def __init__(self, service: VehicleService, stream: TextIO | None = None) -> None:
         self.service = service
-        self.stream = stream or sys.stderr
-        self.tty = self.stream.isatty()
-        self.next_at = 0.0
+        self.line = LiveLine(stream)
         self.actions: collections.Counter[int | None] = collections.Counter()
 
     def __call__(self, result: StepResult) -> None:
         self.actions[result.action.index] += 1
-        now = time.monotonic()
-        if now < self.next_at:
+        if not self.line.due():
             return
-        self.next_at = now + (0.5 if self.tty else 2.0)
         status = self.service.status()
         action = result.action
-        line = (
+        self.line.show(
             f"{status['state']:<11} {status['loop_hz']:5.1f} Hz  "
             f"latency {status['latency_ms']['p50']:5.1f} ms  "
             f"action {_label(action.index):>4} steer {action.steer_norm:+.2f} "
-            f"throttle {action.throttle_norm:+.2f}"
+            f"throttle {action.throttle_norm:+.2f}",
+            status["fault"],
         )
-        if status["fault"]:
-            line += f"  FAULT: {status['fault']}"
-        self.stream.write(f"\r{line}\033[K" if self.tty else line + "\n")
-        self.stream.flush()
 
     def summary(self, frames: int) -> str:
         counts = ", ".join(
@@ -175,8 +168,7 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
         if console is not None:
             console.stop()
         service.close()  # neutral on both channels, whatever happened above
-    if status.tty:
-        sys.stderr.write("\n")
+    status.line.end()
     print(status.summary(frames))
     if service.source is not None and service.source.error:
         print(f"vehicle: {service.source.error}", file=sys.stderr)

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 import threading
 import time
 from pathlib import Path
@@ -22,6 +21,7 @@ from vehicle.cli.drive import (
     percent_to_fraction,
     start_console,
 )
+from vehicle.cli.live_line import LiveLine
 from vehicle.config import Settings
 from vehicle.sim.session import SimClock, Simulation, build_service, run_lockstep, run_realtime
 from vehicle.sim.track import Track, load_track
@@ -119,32 +119,24 @@ def _realtime(
 
 
 class _StatusLine:
-    """Lap, progress, off-track count, speed and governor state, refreshed twice a second."""
+    """Lap, progress, off-track count, speed and governor state."""
 
-    def __init__(self, laps: int, stream: TextIO = sys.stderr) -> None:
+    def __init__(self, laps: int, stream: TextIO | None = None) -> None:
         self.laps = laps
-        self.stream = stream
-        self.tty = stream.isatty()
-        self.next_at = 0.0
+        self.line = LiveLine(stream)
 
     def __call__(self, sim: Simulation) -> None:
-        now = time.monotonic()
-        if now < self.next_at:
+        if not self.line.due():
             return
-        self.next_at = now + (0.5 if self.tty else 2.0)
         status = sim.service.status()
         judge = sim.judge
-        line = (
+        self.line.show(
             f"lap {min(len(judge.laps) + 1, self.laps)}/{self.laps}  "
             f"progress {judge.progress:5.1f} %  off track {judge.off_track}  "
             f"speed {sim.car.state.speed:4.2f} m/s  {status['state']}  "
-            f"{status['loop_hz']:4.1f} Hz"
+            f"{status['loop_hz']:4.1f} Hz",
+            status["fault"],
         )
-        if status["fault"]:
-            line += f"  FAULT: {status['fault']}"
-        self.stream.write(f"\r{line}\033[K" if self.tty else line + "\n")
-        self.stream.flush()
 
     def end(self) -> None:
-        if self.tty:
-            self.stream.write("\n")
+        self.line.end()
