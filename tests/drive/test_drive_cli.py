@@ -30,31 +30,24 @@ def vehicle(*args: str, **kwargs) -> subprocess.CompletedProcess:
     )
 
 
+def drive_on_mock(data: Path, bundle: Path, video: Path, state: Path, *extra: str) -> int:
+    """`vehicle drive` in-process on the mock outputs, mirrored to ``state``."""
+    return main(
+        [
+            *("--data-dir", str(data), "drive", "--model", str(bundle), "--source", str(video)),
+            *("--pwm", "mock", "--pwm-mock-state", str(state), *extra),
+        ]
+    )
+
+
 def test_drive_runs_frames_from_a_video_and_reports_actions(
     tmp_path: Path, bundle: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     video = tmp_path / "run.avi"
     write_video(video, frames=120, fps=200.0)
     state = tmp_path / "pwm.json"
-    code = main(
-        [
-            "--data-dir",
-            str(tmp_path / "data"),
-            "drive",
-            "--model",
-            str(bundle),
-            "--source",
-            str(video),
-            "--pwm",
-            "mock",
-            "--pwm-mock-state",
-            str(state),
-            "--frames",
-            "100",
-            "--mode",
-            "auto",
-            "--start",
-        ]
+    code = drive_on_mock(
+        tmp_path / "data", bundle, video, state, "--frames", "100", "--mode", "auto", "--start"
     )
     out = capsys.readouterr().out
     assert code == 0
@@ -71,24 +64,7 @@ def test_drive_uses_the_imported_calibration_for_neutral(tmp_path: Path, bundle:
     video = tmp_path / "run.avi"
     write_video(video, frames=10, fps=200.0)
     state = tmp_path / "pwm.json"
-    assert (
-        main(
-            [
-                "--data-dir",
-                str(data),
-                "drive",
-                "--model",
-                str(bundle),
-                "--source",
-                str(video),
-                "--pwm",
-                "mock",
-                "--pwm-mock-state",
-                str(state),
-            ]
-        )
-        == 0
-    )
+    assert drive_on_mock(data, bundle, video, state) == 0
     cal = json.loads(DEEPRACER_CAL.read_text())["Calibration"]
     assert read_mock_state(state).pulses == {
         "steering": cal["Servo"]["mid"],
