@@ -5,6 +5,7 @@ from pathlib import Path
 
 import pytest
 
+from vehicle.bench.runner import BenchOptions
 from vehicle.bench.targets import TARGETS
 from vehicle.cli import main
 
@@ -40,12 +41,13 @@ def test_short_run_writes_designs_json_and_a_table(
 ) -> None:
     out = tmp_path / "results" / "bench.json"
     args = ["--data-dir", str(tmp_path / "data"), "bench", "--json", str(out)]
-    args += ["--duration", "0.5", "--viewers", "1", "--model", str(tiny_bundle), "--rate", "40"]
+    # 10 Hz: the governor's deadlines (100 ms inference bound) survive a loaded CI machine
+    args += ["--duration", "0.6", "--viewers", "1", "--model", str(tiny_bundle), "--rate", "10"]
     assert main(args) == 0
     report = json.loads(out.read_text())
     for name in ("ours", "ours_viewers", "donkeycar"):
         _check_configuration(report[name])
-        assert report[name]["rate_hz"] == 40.0
+        assert report[name]["rate_hz"] == 10.0
     assert report["ours"]["viewers"] == 0
     assert set(report["ours"]["latency_breakdown_p50_ms"]) == {
         "wake",
@@ -97,3 +99,8 @@ def test_non_numeric_duration_is_a_usage_error(tmp_path: Path) -> None:
     with pytest.raises(SystemExit) as exc:
         main(["--data-dir", str(tmp_path), "bench", "--duration", "soon"])
     assert exc.value.code == 2
+
+
+def test_no_viewers_skips_the_viewers_configuration() -> None:
+    assert BenchOptions(viewers=0).configurations() == ("ours", "donkeycar")
+    assert BenchOptions(viewers=2).configurations() == ("ours", "ours_viewers", "donkeycar")
