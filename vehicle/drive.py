@@ -56,6 +56,7 @@ class DriveLoop:
         *,
         telemetry: Telemetry | None = None,
         heartbeat: Callable[[], None] | None = None,
+        after_step: Callable[[int], None] | None = None,
     ) -> None:
         self.governor = governor
         self.slot = slot
@@ -63,6 +64,7 @@ class DriveLoop:
         self.loop = loop
         self.telemetry = telemetry or Telemetry()
         self.heartbeat = heartbeat
+        self.after_step = after_step  # told each finished frame (the viewers' encoder waits)
         self.active: ActivePolicy | None = None
         self.inference_bound_s = loop.inference_bound_s or loop.period_s
         self.overrun_bound_s = 2.0 * loop.period_s
@@ -157,6 +159,9 @@ class DriveLoop:
                 log.exception("drive step failed in %s", self.stage)
                 self.governor.fault(f"{self.stage} failed: {type(exc).__name__}: {exc}")
                 continue
+            finally:
+                if self.after_step is not None:
+                    self.after_step(frame.seq)
             processed += 1
             self.telemetry.frames_dropped = self.slot.dropped
             if result is not None and on_step is not None:

@@ -83,10 +83,20 @@ class VehicleService:
         self.slot = slot or LatestFrameSlot(clock)
         self.source = source
         self.telemetry = Telemetry()
-        self.drive = DriveLoop(
-            self.governor, self.slot, loop, telemetry=self.telemetry, heartbeat=heartbeat
+        self.viewers = ViewerStream(
+            self.slot,
+            lambda: self.telemetry.last_action,
+            max_fps=settings.console.viewer_max_fps,
+            loop_period_s=loop.period_s,
         )
-        self.viewers = ViewerStream(self.slot, lambda: self.telemetry.last_action)
+        self.drive = DriveLoop(
+            self.governor,
+            self.slot,
+            loop,
+            telemetry=self.telemetry,
+            heartbeat=heartbeat,
+            after_step=self.viewers.step_done,
+        )
         self._watchdog = watchdog
         self._model: LoadedModel | None = None
         self._model_lock = threading.Lock()  # serialises loads and table rebuilds, not steps

@@ -1,7 +1,10 @@
 """JPEG frames for console viewers: encoded once per frame, shared by all, off the drive path.
 
 The encoder thread reads the frame slot as an onlooker (it never takes frames from the drive
-loop) and encodes only while somebody watched within the last couple of seconds.
+loop), and only while somebody watched within the last couple of seconds. It yields to the
+drive loop: it encodes a frame after the loop has finished its step for that frame (or one
+loop period later when no model runs), and no faster than viewers can take frames, so
+encoding never competes with inference for the CPU at the moment a frame arrives.
 """
 
 from __future__ import annotations
@@ -40,10 +43,22 @@ def draw_action_overlay(
 
 
 class ViewerStream:
-    def __init__(self, slot: LatestFrameSlot, action: ActionProvider) -> None:
+    def __init__(
+        self,
+        slot: LatestFrameSlot,
+        action: ActionProvider,
+        *,
+        max_fps: float = 15.0,
+        loop_period_s: float = 1 / 15,
+    ) -> None:
         self._slot = slot
         self._action = action
+        self._min_interval_s = 1.0 / (max_fps * 1.1)  # slack: a 30 Hz camera still gives 15
+        self._loop_period_s = loop_period_s
         self._cond = threading.Condition()
+        self._step_cond = threading.Condition()
+        self._step_seq = 0
+        self._watched = threading.Event()
         self._encoded: dict[bool, tuple[int, bytes]] = {}
         self._demand_until = {False: 0.0, True: 0.0}
         self._stop = threading.Event()
@@ -53,8 +68,15 @@ class ViewerStream:
     def start(self) -> None:
         self._thread.start()
 
+    def step_done(self, seq: int) -> None:
+        """The drive loop finished the frame ``seq``: the CPU is free to encode it."""
+        with self._step_cond:
+            self._step_seq = seq
+            self._step_cond.notify()
+
     def stop(self) -> None:
         self._stop.set()
+        self._watched.set()
         with self._cond:
             self._cond.notify_all()
         if self._thread.is_alive():
@@ -67,6 +89,7 @@ class ViewerStream:
         deadline = time.monotonic() + timeout
         with self._cond:
             self._demand_until[overlay] = time.monotonic() + DEMAND_WINDOW_S
+            self._watched.set()
             while not self._stop.is_set():
                 current = self._encoded.get(overlay)
                 if current is not None and current[0] > after_seq:
@@ -79,15 +102,26 @@ class ViewerStream:
 
     def _run(self) -> None:
         last_seq = 0
+        next_at = 0.0
         params = [cv2.IMWRITE_JPEG_QUALITY, JPEG_QUALITY]
         while not self._stop.is_set():
+            if not self._wanted():
+                self._watched.clear()
+                self._watched.wait(1.0)  # sleep until a viewer asks
+                continue
+            delay = next_at - time.monotonic()
+            if delay > 0 and self._stop.wait(delay):
+                break
             frame = self._slot.wait_newer(last_seq, 0.25, consume=False)
             if frame is None:
                 continue
             last_seq = frame.seq
-            now = time.monotonic()
-            wanted = [o for o, until in self._demand_until.items() if until > now]
-            for overlay in wanted:
+            with self._step_cond:
+                self._step_cond.wait_for(
+                    lambda seq=frame.seq: self._step_seq >= seq, self._loop_period_s
+                )
+            next_at = time.monotonic() + self._min_interval_s
+            for overlay in self._wanted():  # asked now, not when the wait began
                 image = frame.image
                 action = self._action() if overlay else None
                 if action is not None:
@@ -99,3 +133,8 @@ class ViewerStream:
                     self._encoded[overlay] = (frame.seq, data.tobytes())
                     self._cond.notify_all()
                 self.encoded_frames += 1
+
+    def _wanted(self) -> list[bool]:
+        now = time.monotonic()
+        with self._cond:
+            return [overlay for overlay, until in self._demand_until.items() if until > now]
