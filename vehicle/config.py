@@ -59,7 +59,7 @@ class LoopSettings:
     manual_deadline_s: float = 0.5  # a console drive command expires after this
     calibration_preview_s: float = 0.8  # a throttle preview returns to neutral by itself
     throttle_ramp_per_s: float = 4.0  # normalised throttle per second, ramp-up only
-    inference_bound_s: float | None = None  # None: one nominal loop period
+    inference_bound_s: float | None = None  # None: two loop periods
 
     @property
     def period_s(self) -> float:
@@ -69,6 +69,25 @@ class LoopSettings:
     def stale_after_s(self) -> float:
         """An autonomous command older than this (from frame capture) means neutral."""
         return 1.5 * self.period_s
+
+    @property
+    def inference_fault_s(self) -> float:
+        """Inference slower than this latches a fault (its command is already stale)."""
+        return self.inference_bound_s or 2.0 * self.period_s
+
+    @property
+    def overrun_fault_s(self) -> float:
+        """Frame capture to command slower than this latches a fault."""
+        return 3.0 * self.period_s
+
+    @property
+    def camera_stall_s(self) -> float:
+        """No frame for this long while driving latches a fault.
+
+        Staleness already cut the throttle at ``stale_after_s``; the latch waits a little
+        longer so one late frame on a busy CPU does not stop the car for good.
+        """
+        return 3.0 * self.period_s
 
     @property
     def watchdog_interval_s(self) -> float:

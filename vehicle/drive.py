@@ -66,9 +66,9 @@ class DriveLoop:
         self.heartbeat = heartbeat
         self.after_step = after_step  # told each finished frame (the viewers' encoder waits)
         self.active: ActivePolicy | None = None
-        self.inference_bound_s = loop.inference_bound_s or loop.period_s
-        self.overrun_bound_s = 2.0 * loop.period_s
-        self.stall_after_s = 2.0 * loop.period_s
+        self.inference_bound_s = loop.inference_fault_s
+        self.overrun_bound_s = loop.overrun_fault_s
+        self.stall_after_s = loop.camera_stall_s
         self.stage = "idle"
 
     def swap_policy(self, active: ActivePolicy | None) -> None:
