@@ -132,3 +132,15 @@ def test_state_file_is_plain_json_for_other_tools(tmp_path: Path) -> None:
         "pulses": {"steering": 1_450_000},
         "t": 5.0,
     }
+
+
+def test_history_is_bounded_and_keeps_the_newest(monkeypatch) -> None:
+    import vehicle.pwm.mock as mock_module
+
+    monkeypatch.setattr(mock_module, "HISTORY_LIMIT", 10)
+    pwm = MockPwm()
+    for i in range(25):
+        pwm.set_pulse("steering", 1_000_000 + i)
+    assert len(pwm.history) <= 10
+    assert pwm.history[-1].ns == 1_000_024
+    assert [r.ns for r in pwm.history] == sorted(r.ns for r in pwm.history)

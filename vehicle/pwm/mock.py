@@ -60,8 +60,15 @@ def read_mock_state(path: Path) -> MockState | None:
         raise PwmError(f"mock: state file {path} is malformed: {exc!r}") from exc
 
 
+HISTORY_LIMIT = 100_000  # about half an hour of driving at 30 Hz; older records are dropped
+
+
 class MockPwm(PwmBackend):
-    """Records pulses; ``fail_writes = True`` makes every write raise (fault injection)."""
+    """Records pulses; ``fail_writes = True`` makes every write raise (fault injection).
+
+    ``history`` keeps the newest ``HISTORY_LIMIT`` records, so a long simulator session on
+    the mock outputs does not grow without bound.
+    """
 
     name = "mock"
 
@@ -103,6 +110,8 @@ class MockPwm(PwmBackend):
                 _mirror(self.state_file, self.period_ns, {**self.current, channel: ns}, record.t)
             self.current[channel] = ns
             self.history.append(record)
+            if len(self.history) > HISTORY_LIMIT:
+                del self.history[: HISTORY_LIMIT // 2]  # trimmed in chunks: amortised O(1)
         for listener in list(self._listeners):
             listener(record)
 
