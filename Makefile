@@ -1,4 +1,4 @@
-PYTHON ?= python3
+PYTHON ?= $(if $(wildcard .venv/bin/python),.venv/bin/python,python3)
 BENCH_JSON ?= bench-results/latest.json
 BENCH_ARGS ?=
 # The bench's baseline is DonkeyCar's own drive loop. --no-deps keeps its heavy extras
@@ -9,4 +9,4 @@ DONKEYCAR_PACKAGES = donkeycar==5.3.0 pyfiglet prettytable wcwidth pillow
 bench:
 	$(PYTHON) -c "import donkeycar.vehicle" >/dev/null 2>&1 || \
 		$(PYTHON) -m pip install --no-deps $(DONKEYCAR_PACKAGES)
-	vehicle bench --json $(BENCH_JSON) $(BENCH_ARGS)
+	$(PYTHON) -m vehicle bench --json $(BENCH_JSON) $(BENCH_ARGS)
