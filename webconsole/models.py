@@ -21,7 +21,7 @@ def install_upload() -> str:
     filename = upload.filename or ""
     if not filename.lower().endswith(BUNDLE_SUFFIXES):
         raise InputError(f"a model bundle is uploaded as a .tar.gz file, got {filename!r}")
-    with saved_upload(upload) as path:
+    with saved_upload(upload, suffix=".tar.gz") as path:
         return console().service.install_model(path, filename)
 
 

@@ -23,9 +23,10 @@ def uploaded_file() -> FileStorage:
 
 
 @contextmanager
-def saved_upload(upload: FileStorage) -> Iterator[Path]:
-    """The upload in a fresh temp directory, removed afterwards whatever happens."""
+def saved_upload(upload: FileStorage, suffix: str = "") -> Iterator[Path]:
+    """The upload in a fresh temp directory, removed afterwards whatever happens. ``suffix``
+    says what the file must be (``.tar.gz``), so a corrupt one is reported as such."""
     with tempfile.TemporaryDirectory(prefix="vehicle-upload-") as tmp:
-        path = Path(tmp) / "upload"
+        path = Path(tmp) / f"upload{suffix}"
         upload.save(path)
         yield path

@@ -228,6 +228,13 @@ def test_bad_uploads_are_refused_and_nothing_is_listed(
     assert not list(tmp_path.rglob("escape.txt"))
 
 
+def test_corrupt_upload_is_named_a_bad_archive_without_server_paths(api: Api) -> None:
+    response = upload(api, b"random bytes, not gzip", "model.tar.gz")
+    assert response.status_code == 400
+    assert "archive" in response.json["reason"]
+    assert "vehicle-upload-" not in response.json["reason"]
+
+
 def test_no_upload_field(api: Api) -> None:
     response = api("POST", "/api/v1/models", data={"other": (io.BytesIO(b"x"), "a.tar.gz")})
     assert response.status_code == 400
