@@ -103,3 +103,18 @@ def test_a_non_loop_track_ends_once(strip) -> None:
         judge.observe(k * 0.1)
     assert len(judge.laps) == 1
     assert judge.progress == 100.0
+
+
+def test_run_progress_counts_finished_laps_and_reaches_100(reinvent) -> None:
+    car = car_at(reinvent, 0.0)
+    judge = Judge(reinvent, car, 0.0)
+    place(car, reinvent, reinvent.length / 2)
+    judge.observe(1.0)
+    assert judge.run_progress(2) == pytest.approx(judge.progress / 2)
+    for k in range(1, 11):
+        place(car, reinvent, reinvent.length / 2 + k * reinvent.length / 10)
+        judge.observe(1.0 + k)
+    assert len(judge.laps) == 1
+    assert judge.run_progress(2) == pytest.approx(50.0 + judge.progress / 2)
+    assert judge.run_progress(1) == 100.0
+    assert judge.result(1)["progress"] == 100.0

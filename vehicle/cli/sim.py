@@ -69,7 +69,7 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
         for lap in result["laps"]:
             print(f"lap {lap['lap']}: {lap['time_s']:.2f} s, off track {lap['off_track']}")
         print(
-            f"{result['track']}: {result['completed_laps']} laps, off track "
+            f"{result['track']}: {result['completed_laps']} of {args.laps} laps, off track "
             f"{result['off_track']}, progress {result['progress']:.1f} %"
         )
     return 0

@@ -84,12 +84,22 @@ class Judge:
         state.steer = 0.0
         self._s_prev = self._front_s()
 
-    def result(self) -> dict:
-        """JSON-safe summary (``vehicle sim --json``)."""
+    def run_progress(self, laps_wanted: int) -> float:
+        """Percent of the whole run (``laps_wanted`` laps; one pass of a non-loop route):
+        100.0 once every lap is done, else the finished laps plus the current one's share."""
+        wanted = laps_wanted if self.track.loop else 1
+        if len(self.laps) >= wanted:
+            return 100.0
+        return 100.0 * (len(self.laps) + self.progress / 100.0) / wanted
+
+    def result(self, laps_wanted: int | None = None) -> dict:
+        """JSON-safe summary (``vehicle sim --json``). ``progress`` is of the whole run when
+        ``laps_wanted`` is given, else of the current lap (DeepRacer's meaning)."""
+        progress = self.progress if laps_wanted is None else self.run_progress(laps_wanted)
         return {
             "track": self.track.name,
             "laps": [asdict(lap) | {"time_s": round(lap.time_s, 3)} for lap in self.laps],
             "completed_laps": len(self.laps),
             "off_track": self.off_track,
-            "progress": round(self.progress, 2),
+            "progress": round(progress, 2),
         }

@@ -138,7 +138,7 @@ def run_lockstep(sim: Simulation, clock: SimClock, laps: int, max_sim_s: float) 
         clock.advance(sim.dt)
         governor.tick()
         sim.advance(sim.dt)
-    return sim.judge.result()
+    return sim.judge.result(laps)
 
 
 def run_realtime(
@@ -161,4 +161,4 @@ def run_realtime(
         last = now
         if on_tick is not None:
             on_tick(sim)
-    return sim.judge.result()
+    return sim.judge.result(laps)
