@@ -84,10 +84,11 @@ class LoopSettings:
     def camera_stall_s(self) -> float:
         """No frame for this long while driving latches a fault.
 
-        Staleness already cut the throttle at ``stale_after_s``; the latch waits a little
-        longer so one late frame on a busy CPU does not stop the car for good.
+        Staleness already cut the throttle at ``stale_after_s`` and recovers by itself when
+        frames return; the latch waits for a real stall (at least half a second) so one late
+        USB frame or a busy CPU does not stop the car until an operator re-arms it.
         """
-        return 3.0 * self.period_s
+        return max(3.0 * self.period_s, 0.5)
 
     @property
     def watchdog_interval_s(self) -> float:
