@@ -110,6 +110,9 @@ def test_joystick_drives_and_release_stops(
     page.click("[data-mode=manual]")
     page.click("#start")
     eventually(lambda: service.status()["state"] == "manual", "the car to start")
+    # The model's choice is shown as advice only, beside the pulses really on the outputs.
+    sync_api.expect(page.locator("#action-note")).to_be_visible()
+    sync_api.expect(page.locator("#pulse-throttle")).to_have_text(f"{mid // 1000} µs")
     box = page.locator("#joystick").bounding_box()
     cx, cy = box["x"] + box["width"] / 2, box["y"] + box["height"] / 2
     page.mouse.move(cx, cy)

@@ -57,6 +57,11 @@
       $("limit-value").textContent = `${Math.round(status.throttle_limit * 100)}%`;
     }
     const action = status.action;
+    const advisory = status.state !== "autonomous";
+    $("action-card").classList.toggle("advisory", advisory);
+    $("action-note").hidden = !advisory;
+    $("pulse-steering").textContent = `${fmt(status.pulses.steering / 1000, 0)} µs`;
+    $("pulse-throttle").textContent = `${fmt(status.pulses.throttle / 1000, 0)} µs`;
     $("steer").textContent = action ? fmt(action.steer_norm, 2) : "–";
     $("throttle").textContent = action ? fmt(action.throttle_norm, 2) : "–";
     renderBars(action);
