@@ -11,14 +11,16 @@ class LiveLine:
     def __init__(self, stream: TextIO | None = None) -> None:
         self.stream = stream or sys.stderr  # looked up now: tests swap sys.stderr
         self.tty = self.stream.isatty()
-        self._next_at = 0.0
+        self._interval_s = 0.5 if self.tty else 2.0
+        # The first line waits one interval, so rates are measured before they are shown.
+        self._next_at = time.monotonic() + self._interval_s
 
     def due(self) -> bool:
         """True at most twice a second (every 2 s when not a terminal)."""
         now = time.monotonic()
         if now < self._next_at:
             return False
-        self._next_at = now + (0.5 if self.tty else 2.0)
+        self._next_at = now + self._interval_s
         return True
 
     def show(self, line: str, fault: str | None = None) -> None:
