@@ -92,3 +92,20 @@ def test_usage_error_exits_2(data_dir):
     with pytest.raises(SystemExit) as info:
         main(["--data-dir", str(data_dir), "model", "check"])
     assert info.value.code == 2
+
+
+def test_metadata_alone_prints_its_action_table(data_dir, capsys):
+    path = DATA / "sample_single_cam.model_metadata.json"
+    args = ["--data-dir", str(data_dir), "model", "check", str(path), "--throttle-limit", "40"]
+    assert main([*args, "--json"]) == 0
+    rows = json.loads(capsys.readouterr().out)
+    assert len(rows) == 15 and rows[0]["throttle_ns"] == 1_413_600  # DeepRacer's 0.24 at 40 %
+    assert main(args) == 0
+    assert "OK (no model checked)" in capsys.readouterr().out.splitlines()[0]
+
+
+def test_bad_metadata_alone_is_refused(tmp_path, data_dir):
+    bad = tmp_path / "model_metadata.json"
+    bad.write_text('{"action_space": [{"steering_angle": 0, "speed": 1}], "sensor": ["LIDAR"]}')
+    with pytest.raises(ModelError, match="LIDAR"):
+        main(["--data-dir", str(data_dir), "model", "check", str(bad)])

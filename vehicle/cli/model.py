@@ -16,7 +16,7 @@ from calibration.store import CalibrationStore, load_calibration_file
 from vehicle.actions import ROW_KEYS, ActionTable
 from vehicle.cli.drive import percent_to_fraction
 from vehicle.config import Settings
-from vehicle.model import load_bundle
+from vehicle.model import load_bundle, load_metadata
 from vehicle.model.tf_import import import_tensorflow_model
 
 
@@ -24,7 +24,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser("model", help="model bundle tools")
     commands = parser.add_subparsers(dest="model_command", required=True, metavar="ACTION")
     check = commands.add_parser("check", help="validate a bundle and print its action table")
-    check.add_argument("path", type=Path, metavar="PATH", help="bundle folder or .tar.gz")
+    check.add_argument(
+        "path",
+        type=Path,
+        metavar="PATH",
+        help="bundle folder or .tar.gz (or a model_metadata.json alone: its action table only)",
+    )
     check.add_argument(
         "--calibration",
         type=Path,
@@ -74,17 +79,22 @@ def format_table(rows: list[dict[str, Any]]) -> str:
 def run(args: argparse.Namespace, settings: Settings) -> int:
     limit = percent_to_fraction(args.throttle_limit)
     calibration, calibration_source = _calibration(args, settings)
-    loaded = load_bundle(args.path)
-    space = loaded.metadata.action_space
+    metadata_only = args.path.is_file() and args.path.suffix.lower() == ".json"
+    if metadata_only:
+        metadata = load_metadata(args.path)
+        verdict = f"metadata {args.path.name}: OK (no model checked)"
+    else:
+        loaded = load_bundle(args.path)
+        metadata = loaded.metadata
+        verdict = f"model {loaded.name}: OK"
+    space = metadata.action_space
     rows = ActionTable.build(space, calibration, limit).rows()
     if args.json:
         print(json.dumps(rows, indent=2))
         return 0
     count = f"{space.n_outputs} actions" if space.type == "discrete" else "2 outputs"
-    print(
-        f"model {loaded.name}: OK, {space.type} ({count}), {loaded.policy.layout} input, "
-        f"sensor {', '.join(loaded.metadata.sensors)}"
-    )
+    layout = "" if metadata_only else f", {loaded.policy.layout} input"
+    print(f"{verdict}, {space.type} ({count}){layout}, sensor {', '.join(metadata.sensors)}")
     print(f"calibration: {calibration_source}; throttle limit {args.throttle_limit:g} %")
     print(format_table(rows))
     return 0
