@@ -106,7 +106,11 @@ class VehicleService:
         self._threads: list[threading.Thread] = []
         self._closed = False
         if model_path is not None:
-            self._install_policy(load_bundle(Path(model_path)))
+            try:
+                self._install_policy(load_bundle(Path(model_path)))
+            except BaseException:
+                logging.getLogger().removeHandler(self.logs)  # nothing else was started
+                raise
         elif self._state.active_model:
             self._load_saved_model(self._state.active_model)
 
