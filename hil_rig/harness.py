@@ -224,14 +224,23 @@ class Harness:
                 o.tolerance_ns,
             )
         )
-        sigterm = check_goes_neutral(
-            "sigterm_neutral", points, events["sigterm"],
-            deadline_s=deadline("sigterm", "sigterm_exit"), **neutral_checks,
-        )  # fmt: skip
-        if sigterm_code != 0:
-            sigterm.passed = False
-            sigterm.detail = f"exit status {sigterm_code} after SIGTERM; {sigterm.detail}"
-        results.append(sigterm)
+
+        def neutral_then_clean_exit(name: str, event: str, code: int | None, why: str):
+            """Neutral after ``event`` by the deadline, and the process behind it exited 0."""
+            result = check_goes_neutral(
+                name, points, events[event],
+                deadline_s=deadline(event, f"{event}_exit"), **neutral_checks,
+            )  # fmt: skip
+            if code != 0:
+                result.passed = False
+                result.detail = f"{why} ({code}); {result.detail}"
+            return result
+
+        results.append(
+            neutral_then_clean_exit(
+                "sigterm_neutral", "sigterm", sigterm_code, "exit status after SIGTERM"
+            )
+        )
         results.append(
             check_holds(
                 points,
@@ -241,14 +250,14 @@ class Harness:
                 tolerance_ns=o.tolerance_ns,
             )
         )
-        after_kill = check_goes_neutral(
-            "neutral_after_kill", points, events["neutral"],
-            deadline_s=deadline("neutral", "neutral_exit"), **neutral_checks,
-        )  # fmt: skip
-        if neutral_code != 0:
-            after_kill.passed = False
-            after_kill.detail = f"vehicle neutral exited {neutral_code} ({neutral_tail})"
-        results.append(after_kill)
+        results.append(
+            neutral_then_clean_exit(
+                "neutral_after_kill",
+                "neutral",
+                neutral_code,
+                f"vehicle neutral exit status, {neutral_tail}",
+            )
+        )
         faults = [
             f"run {n}: {fault}" for n, car in enumerate(self._cars, 1) for fault in car.faults()
         ]

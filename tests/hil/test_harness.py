@@ -36,6 +36,10 @@ EXPECTED_FAILURES = {
     # Noise on the serial line: the link fails; the car is fine.
     "garbage": {"link"},
 }
+# Frozen at whatever the emulator read first: normally the boot neutral, but when a busy CPU
+# delays its first read until the car drives, the frozen pulse is a driving one, which is
+# exactly what "held after SIGKILL" looks for. Either verdict on that one scenario is right.
+EITHER_WAY = {"freeze": {"sigkill_holds_last_pulse"}}
 
 
 @pytest.mark.slow
@@ -49,7 +53,8 @@ def test_harness_fails_exactly_the_affected_scenarios(fault, hil_bundle, tmp_pat
     failed = {s["name"] for s in report["scenarios"] if not s["passed"]}
     details = {s["name"]: s["detail"] for s in report["scenarios"]}
     assert {s["name"] for s in report["scenarios"]} == ALL
-    assert failed == EXPECTED_FAILURES[fault], (details, report["car_faults"])
+    either = EITHER_WAY.get(fault, set())
+    assert failed - either == EXPECTED_FAILURES[fault] - either, (details, report["car_faults"])
     assert code == (1 if failed else 0)
     assert report["passed"] is not failed
     if fault in (None, "drop", "garbage", "offset"):
