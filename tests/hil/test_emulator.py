@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import itertools
 import os
+import threading
 from pathlib import Path
 
 import pytest
@@ -100,13 +101,16 @@ def test_silent_port_is_a_rig_error():
 def test_other_protocol_version_is_refused():
     master, slave = os.openpty()
     try:
+        hello = format_line(["HELLO", "0", "0", "2", "9.0", "16", "20000", "60000"]).encode()
         with RigClient(os.ttyname(slave)) as client:
-            os.write(
-                master,
-                format_line(["HELLO", "0", "0", "2", "9.0", "16", "20000", "60000"]).encode(),
-            )
-            with pytest.raises(RigError, match="rig speaks protocol 2"):
-                client.wait_hello(timeout=2.0)
+            # The rig answers the request wait_hello sends, so the HELLO comes after it.
+            answer = threading.Timer(0.2, os.write, args=(master, hello))
+            answer.start()
+            try:
+                with pytest.raises(RigError, match="rig speaks protocol 2"):
+                    client.wait_hello(timeout=10.0)
+            finally:
+                answer.cancel()
     finally:
         os.close(master)
         os.close(slave)
