@@ -20,7 +20,7 @@ from vehicle.actions import Action, ActionTable
 from vehicle.camera import Frame, LatestFrameSlot
 from vehicle.config import LoopSettings
 from vehicle.model import LoadedModel
-from vehicle.safety import GovernorState, SafetyGovernor
+from vehicle.safety import SafetyGovernor
 from vehicle.telemetry import Telemetry
 
 log = logging.getLogger(__name__)
@@ -120,7 +120,7 @@ class DriveLoop:
         )
 
     def _driving(self) -> bool:
-        return self.governor.status().state in (GovernorState.MANUAL, GovernorState.AUTONOMOUS)
+        return self.governor.status().state.armed
 
     def run(
         self,

@@ -40,6 +40,11 @@ class GovernorState(enum.Enum):
     FAULT = "fault"
     CALIBRATING = "calibrating"
 
+    @property
+    def armed(self) -> bool:
+        """Driving: commands from the armed source reach the outputs."""
+        return self in (GovernorState.MANUAL, GovernorState.AUTONOMOUS)
+
 
 _ARMED = {"manual": GovernorState.MANUAL, "autonomous": GovernorState.AUTONOMOUS}
 
@@ -167,7 +172,7 @@ class SafetyGovernor(Closeable):
             raise SafetyError(f"throttle limit must be within 0..1, got {fraction!r}")
         with self._lock:
             self._limits = replace(self._limits, throttle_limit=value)
-            if abs(self._throttle_norm) > value and self._state in _ARMED.values():
+            if abs(self._throttle_norm) > value and self._state.armed:
                 self._write(self._steer_norm, math.copysign(value, self._throttle_norm))
 
     def set_calibration(self, calibration: Calibration) -> None:
@@ -176,7 +181,7 @@ class SafetyGovernor(Closeable):
             raise SafetyError(f"expected a Calibration, got {type(calibration).__name__}")
         with self._lock:
             self._check_open()
-            if self._state in _ARMED.values():
+            if self._state.armed:
                 raise SafetyError("stop driving before changing the calibration")
             self._cal = calibration
             self._neutral()
@@ -282,7 +287,7 @@ class SafetyGovernor(Closeable):
                 steer_norm=self._steer_norm,
                 throttle_norm=self._throttle_norm,
                 throttle_limit=self._limits.throttle_limit,
-                stale=self._state in _ARMED.values() and self._clock() > self._fresh_until,
+                stale=self._state.armed and self._clock() > self._fresh_until,
                 writes=self._writes,
             )
 

@@ -39,7 +39,7 @@ from vehicle.runtime_state import (
     load_runtime_state,
     save_runtime_state,
 )
-from vehicle.safety import GovernorLimits, GovernorState, SafetyGovernor
+from vehicle.safety import GovernorLimits, SafetyGovernor
 from vehicle.telemetry import Telemetry
 from vehicle.viewer_stream import ViewerStream
 
@@ -179,7 +179,7 @@ class VehicleService:
         return {
             "state": gov.state.value,
             "mode": self._state.mode,
-            "running": gov.state in (GovernorState.MANUAL, GovernorState.AUTONOMOUS),
+            "running": gov.state.armed,
             "fault": gov.fault_reason,
             "throttle_limit": self._state.throttle_limit,
             "loop_hz": stats.loop_hz,

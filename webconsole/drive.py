@@ -6,13 +6,12 @@ from typing import Any
 
 from flask import Blueprint, render_template
 
+from vehicle.runtime_state import DRIVE_MODES
 from webconsole.auth import logged_in, public, render_login
 from webconsole.context import console
 from webconsole.responses import InputError, choice, json_body, number, ok
 
 bp = Blueprint("drive", __name__)
-
-MODES = ("manual", "autonomous")
 
 
 @bp.route("/")
@@ -31,7 +30,7 @@ def status() -> Any:
 
 @bp.route("/api/v1/mode", methods=["PUT"])
 def set_mode() -> Any:
-    console().service.set_mode(choice(json_body(), "mode", MODES))
+    console().service.set_mode(choice(json_body(), "mode", DRIVE_MODES))
     return ok()
 
 
