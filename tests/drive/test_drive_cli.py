@@ -10,6 +10,8 @@ import sys
 import time
 from pathlib import Path
 
+import cv2
+import numpy as np
 import pytest
 
 from vehicle.cli import main
@@ -30,14 +32,17 @@ def vehicle(*args: str, **kwargs) -> subprocess.CompletedProcess:
     )
 
 
+def drive_argv(data: Path, bundle: Path, source: Path, *extra: str) -> list[str]:
+    """`vehicle drive` on the mock outputs (global options first, as main() takes them)."""
+    return [
+        *("--data-dir", str(data), "drive", "--model", str(bundle), "--source", str(source)),
+        *("--pwm", "mock", *extra),
+    ]
+
+
 def drive_on_mock(data: Path, bundle: Path, video: Path, state: Path, *extra: str) -> int:
-    """`vehicle drive` in-process on the mock outputs, mirrored to ``state``."""
-    return main(
-        [
-            *("--data-dir", str(data), "drive", "--model", str(bundle), "--source", str(video)),
-            *("--pwm", "mock", "--pwm-mock-state", str(state), *extra),
-        ]
-    )
+    """`vehicle drive` in-process, the mock outputs mirrored to ``state``."""
+    return main(drive_argv(data, bundle, video, "--pwm-mock-state", str(state), *extra))
 
 
 def test_drive_runs_frames_from_a_video_and_reports_actions(
@@ -86,8 +91,7 @@ def test_bad_drive_options_exit_1_with_one_line(
 ) -> None:
     video = tmp_path / "run.avi"
     write_video(video, frames=3)
-    base = ["drive", "--model", str(bundle), "--source", str(video), "--pwm", "mock"]
-    result = vehicle("--data-dir", str(tmp_path / "d"), *base, *args)
+    result = vehicle(*drive_argv(tmp_path / "d", bundle, video, *args))
     assert result.returncode == 1
     lines = [line for line in result.stderr.splitlines() if line.startswith("vehicle:")]
     assert len(lines) == 1 and reason in lines[0]
@@ -97,17 +101,7 @@ def test_corrupt_model_is_rejected_and_exits_1(tmp_path: Path, bundle: Path) -> 
     (bundle / "model.onnx").write_bytes(b"\x00garbage")
     video = tmp_path / "run.avi"
     write_video(video, frames=3)
-    result = vehicle(
-        "--data-dir",
-        str(tmp_path / "d"),
-        "drive",
-        "--model",
-        str(bundle),
-        "--source",
-        str(video),
-        "--pwm",
-        "mock",
-    )
+    result = vehicle(*drive_argv(tmp_path / "d", bundle, video))
     assert result.returncode == 1
     assert "model.onnx" in result.stderr
 
@@ -120,9 +114,6 @@ def test_usage_error_exits_2(tmp_path: Path) -> None:
 def test_signal_while_driving_leaves_neutral(tmp_path: Path, bundle: Path, sig: int) -> None:
     frames = tmp_path / "frames"
     frames.mkdir()
-    import cv2
-    import numpy as np
-
     for i in range(4):
         cv2.imwrite(str(frames / f"{i}.png"), np.full((120, 160, 3), 40 * i, np.uint8))
     state = tmp_path / "pwm.json"
@@ -131,25 +122,9 @@ def test_signal_while_driving_leaves_neutral(tmp_path: Path, bundle: Path, sig: 
             sys.executable,
             "-m",
             "vehicle",
-            "--data-dir",
-            str(tmp_path / "d"),
-            "drive",
-            "--model",
-            str(bundle),
-            "--source",
-            str(frames),
-            "--loop",
-            "--fps",
-            "30",
-            "--pwm",
-            "mock",
-            "--pwm-mock-state",
-            str(state),
-            "--mode",
-            "auto",
-            "--start",
-            "--throttle-limit",
-            "100",
+            *drive_argv(tmp_path / "d", bundle, frames, "--loop", "--fps", "30"),
+            *("--pwm-mock-state", str(state), "--mode", "auto", "--start"),
+            *("--throttle-limit", "100"),
         ],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
