@@ -294,19 +294,21 @@ class VehicleService:
 
     def _install_policy(self, loaded: LoadedModel) -> None:
         with self._model_lock:
-            table = ActionTable.build(
-                loaded.metadata.action_space, self._calibration, self._state.throttle_limit
-            )
-            self._model = loaded
-            self.drive.swap_policy(ActivePolicy(loaded, table))
+            self._activate(loaded)
 
     def _rebuild_table(self) -> None:
-        with self._model_lock:
+        """The calibration or the limit changed: same model, new table."""
+        with self._model_lock:  # read the model under the lock: a load may be swapping it
             if self._model is not None:
-                table = ActionTable.build(
-                    self._model.metadata.action_space, self._calibration, self._state.throttle_limit
-                )
-                self.drive.swap_policy(ActivePolicy(self._model, table))
+                self._activate(self._model)
+
+    def _activate(self, loaded: LoadedModel) -> None:
+        """Drive with ``loaded`` and a table for today's calibration and limit (lock held)."""
+        table = ActionTable.build(
+            loaded.metadata.action_space, self._calibration, self._state.throttle_limit
+        )
+        self._model = loaded
+        self.drive.swap_policy(ActivePolicy(loaded, table))
 
     # -- calibration -------------------------------------------------------------------
 
