@@ -12,7 +12,7 @@ import sys
 import time
 from pathlib import Path
 
-from vehicle.closeable import Closeable
+from vehicle.core.closeable import Closeable
 
 # The same interpreter as the harness, without relying on the ``vehicle`` script being on PATH.
 VEHICLE = [sys.executable, "-c", "import sys; from vehicle.cli import main; sys.exit(main())"]

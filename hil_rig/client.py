@@ -16,7 +16,7 @@ import serial
 
 from hil_rig.firmware.wire import PROTOCOL_VERSION
 from hil_rig.protocol import Hello, LinkStats, Message, Sample, StreamParser
-from vehicle.closeable import Closeable
+from vehicle.core.closeable import Closeable
 
 BAUD = 115_200  # ignored by USB CDC and ptys, required by real UARTs
 

@@ -27,9 +27,9 @@ from pathlib import Path
 
 from calibration.model import CHANNELS
 from hil_rig.firmware.wire import Reporter
-from vehicle.closeable import Closeable
-from vehicle.pwm.base import PwmError
-from vehicle.pwm.mock import read_mock_state
+from vehicle.core.closeable import Closeable
+from vehicle.core.pwm.base import PwmError
+from vehicle.core.pwm.mock import read_mock_state
 
 FAULTS = ("offset", "drop", "freeze", "garbage")
 OFFSET_NS = 50_000

@@ -16,7 +16,7 @@ import threading
 import time
 from pathlib import Path
 
-from vehicle.closeable import Closeable
+from vehicle.core.closeable import Closeable
 
 IN_OPEN = 0x00000020
 IN_CLOEXEC = 0o2000000

@@ -16,8 +16,8 @@ import cv2
 import numpy as np
 
 from calibration.model import Calibration
-from vehicle.actions import ActionTable
-from vehicle.camera import IMAGE_SUFFIXES
+from vehicle.core.actions import ActionTable
+from vehicle.core.camera import IMAGE_SUFFIXES
 from vehicle.model import LoadedModel
 
 MIN_SEGMENTS = 3

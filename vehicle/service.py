@@ -24,14 +24,16 @@ import numpy as np
 from calibration.model import Calibration, Channel
 from calibration.store import CalibrationStore
 from vehicle import __version__
-from vehicle.actions import ActionTable
-from vehicle.camera import FrameSource, LatestFrameSlot
 from vehicle.config import Settings
-from vehicle.drive import ActivePolicy, DriveLoop, StepResult
+from vehicle.core.actions import ActionTable
+from vehicle.core.camera import FrameSource, LatestFrameSlot
+from vehicle.core.drive import ActivePolicy, DriveLoop, StepResult
+from vehicle.core.pwm.base import PwmBackend
+from vehicle.core.safety import GovernorLimits, SafetyGovernor
+from vehicle.core.telemetry import Telemetry
 from vehicle.logbuffer import LogBuffer
 from vehicle.model import LoadedModel, ModelError, ModelStore, load_bundle
 from vehicle.model.bundle import strip_archive_suffix
-from vehicle.pwm.base import PwmBackend
 from vehicle.runtime_state import (
     RuntimeState,
     check_mode,
@@ -39,8 +41,6 @@ from vehicle.runtime_state import (
     load_runtime_state,
     save_runtime_state,
 )
-from vehicle.safety import GovernorLimits, SafetyGovernor
-from vehicle.telemetry import Telemetry
 from vehicle.viewer_stream import ViewerStream
 
 log = logging.getLogger(__name__)

@@ -16,7 +16,7 @@ from collections.abc import Callable
 import cv2
 import numpy as np
 
-from vehicle.camera import LatestFrameSlot
+from vehicle.core.camera import LatestFrameSlot
 
 DEMAND_WINDOW_S = 2.0
 JPEG_QUALITY = 80

@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 
 from calibration.model import Calibration, SpeedTable
 from calibration.store import load_calibration_file
-from vehicle.actions import (
+from vehicle.core.actions import (
     ROW_KEYS,
     Action,
     ActionError,
@@ -20,7 +20,7 @@ from vehicle.actions import (
     DiscreteActionTable,
     speed_to_throttle,
 )
-from vehicle.model.metadata import (
+from vehicle.core.metadata import (
     ContinuousActionSpace,
     DiscreteAction,
     DiscreteActionSpace,

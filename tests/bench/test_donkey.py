@@ -6,7 +6,6 @@ import numpy as np
 import pytest
 
 from calibration.model import Calibration
-from vehicle.actions import ActionTable
 from vehicle.bench.donkey import (
     CachedFrameCamera,
     OnnxPilot,
@@ -16,8 +15,9 @@ from vehicle.bench.donkey import (
 )
 from vehicle.bench.probe import PulseProbe
 from vehicle.bench.sources import camera_image
+from vehicle.core.actions import ActionTable
+from vehicle.core.pwm.mock import MockPwm
 from vehicle.model import load_bundle
-from vehicle.pwm.mock import MockPwm
 
 
 class Trace:

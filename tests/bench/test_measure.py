@@ -11,8 +11,8 @@ from vehicle.bench.probe import PulseProbe
 from vehicle.bench.runner import over
 from vehicle.bench.sources import camera_image
 from vehicle.bench.stats import BenchError
+from vehicle.core.pwm.mock import PulseRecord
 from vehicle.model import load_bundle
-from vehicle.pwm.mock import PulseRecord
 
 
 def test_window_over_the_reproduced_loop_summarizes(tiny_bundle: Path) -> None:

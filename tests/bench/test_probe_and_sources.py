@@ -7,8 +7,8 @@ import pytest
 from vehicle.bench.probe import PulseProbe
 from vehicle.bench.sources import BenchCamera, Pacer, camera_image
 from vehicle.bench.stats import BenchError
-from vehicle.camera import LatestFrameSlot
-from vehicle.pwm.mock import MockPwm
+from vehicle.core.camera import LatestFrameSlot
+from vehicle.core.pwm.mock import MockPwm
 
 
 def test_probe_pairs_a_step_with_its_own_threads_last_pulse() -> None:

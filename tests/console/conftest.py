@@ -15,10 +15,10 @@ import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 
-from vehicle.camera import SyntheticSource
 from vehicle.config import ConsoleSettings, Settings
+from vehicle.core.camera import SyntheticSource
+from vehicle.core.pwm.mock import MockPwm
 from vehicle.model.synthetic import build_policy
-from vehicle.pwm.mock import MockPwm
 from vehicle.service import VehicleService
 from webconsole.app import create_app
 from webconsole.credentials import PASSWORD_ENV, hash_password

@@ -13,7 +13,7 @@ import pytest
 
 from calibration.model import Calibration
 from vehicle.config import ConsoleSettings, Settings
-from vehicle.pwm.mock import MockPwm
+from vehicle.core.pwm.mock import MockPwm
 from vehicle.service import VehicleService
 
 from .conftest import DATA, Api, FakeClock, bundle_tar, make_app

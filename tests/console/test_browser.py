@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from vehicle.pwm.mock import MockPwm
+from vehicle.core.pwm.mock import MockPwm
 from vehicle.service import VehicleService
 from webconsole.server import ConsoleHandle
 

@@ -15,7 +15,7 @@ from urllib.parse import urlsplit
 import pytest
 
 from vehicle.config import Settings
-from vehicle.pwm.mock import MockPwm
+from vehicle.core.pwm.mock import MockPwm
 from vehicle.service import VehicleService
 from webconsole.credentials import PASSWORD_ENV
 from webconsole.server import ConsoleError, ConsoleHandle, start_console

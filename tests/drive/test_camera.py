@@ -9,7 +9,7 @@ import cv2
 import numpy as np
 import pytest
 
-from vehicle.camera import (
+from vehicle.core.camera import (
     ImageFolderSource,
     LatestFrameSlot,
     SourceError,

@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 
 from vehicle.cli import main
-from vehicle.pwm.mock import read_mock_state
+from vehicle.core.pwm.mock import read_mock_state
 
 from .test_camera import write_video
 

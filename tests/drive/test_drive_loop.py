@@ -10,9 +10,9 @@ import numpy as np
 import pytest
 
 from vehicle.config import Settings
-from vehicle.drive import ActivePolicy
+from vehicle.core.drive import ActivePolicy
+from vehicle.core.pwm.mock import MockPwm
 from vehicle.model import load_bundle
-from vehicle.pwm.mock import MockPwm
 from vehicle.service import VehicleService
 
 from .conftest import make_bundle

@@ -5,7 +5,7 @@ from __future__ import annotations
 import socket
 from pathlib import Path
 
-from vehicle.sdnotify import SystemdNotifier
+from vehicle.core.sdnotify import SystemdNotifier
 
 
 def listen(path: Path) -> socket.socket:

@@ -7,7 +7,7 @@ import threading
 import cv2
 import numpy as np
 
-from vehicle.camera import LatestFrameSlot
+from vehicle.core.camera import LatestFrameSlot
 from vehicle.viewer_stream import ViewerStream, draw_action_overlay
 
 

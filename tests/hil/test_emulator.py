@@ -13,7 +13,7 @@ from hil_rig.client import RigClient, RigError
 from hil_rig.emulator import OFFSET_NS, Emulator, EmulatorError
 from hil_rig.firmware.wire import format_line
 from hil_rig.protocol import Sample
-from vehicle.pwm.mock import MockPwm
+from vehicle.core.pwm.mock import MockPwm
 
 STEER, THROTTLE = 1_500_000, 1_446_000
 

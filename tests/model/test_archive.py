@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
+from vehicle.core.metadata import ModelError
 from vehicle.model.archive import extract_archive, find_bundle_root
-from vehicle.model.metadata import ModelError
 
 
 def add_bytes(tar: tarfile.TarFile, name: str, data: bytes) -> None:

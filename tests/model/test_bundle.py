@@ -9,8 +9,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from vehicle.core.metadata import ModelError
 from vehicle.model.bundle import load_bundle, strip_archive_suffix
-from vehicle.model.metadata import ModelError
 from vehicle.model.synthetic import build_policy
 
 DATA = Path(__file__).resolve().parents[1] / "data"

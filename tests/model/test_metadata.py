@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from vehicle.model.metadata import (
+from vehicle.core.metadata import (
     ContinuousActionSpace,
     DiscreteActionSpace,
     ModelError,

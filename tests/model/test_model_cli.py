@@ -9,10 +9,10 @@ from pathlib import Path
 import pytest
 
 from calibration.model import CalibrationError
-from vehicle.actions import ROW_KEYS
 from vehicle.cli.model import register
 from vehicle.config import load_settings
-from vehicle.model.metadata import ModelError
+from vehicle.core.actions import ROW_KEYS
+from vehicle.core.metadata import ModelError
 from vehicle.model.synthetic import build_policy
 
 DATA = Path(__file__).resolve().parents[1] / "data"

@@ -10,9 +10,9 @@ import onnxruntime as ort
 import pytest
 from onnx import TensorProto, helper, numpy_helper
 
-from vehicle.model.metadata import ModelError
+from vehicle.core.metadata import ModelError
+from vehicle.core.preprocess import LAYOUT_SHAPES, Preprocessor
 from vehicle.model.policy import Policy, session_options
-from vehicle.model.preprocess import LAYOUT_SHAPES, Preprocessor
 from vehicle.model.synthetic import build_policy
 
 

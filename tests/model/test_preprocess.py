@@ -8,7 +8,7 @@ import cv2
 import numpy as np
 import pytest
 
-from vehicle.model.preprocess import FrameError, Preprocessor
+from vehicle.core.preprocess import FrameError, Preprocessor
 
 
 def deepracer_reference(image: np.ndarray) -> np.ndarray:

@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
+from vehicle.core.metadata import ModelError
 from vehicle.model import store as store_module
-from vehicle.model.metadata import ModelError
 from vehicle.model.store import ModelStore
 from vehicle.model.synthetic import build_policy
 

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from vehicle.model.metadata import ModelError
+from vehicle.core.metadata import ModelError
 from vehicle.model.tf_import import import_tensorflow_model
 
 DATA = Path(__file__).resolve().parents[1] / "data"

@@ -9,13 +9,13 @@ from pathlib import Path
 import pytest
 
 from vehicle.config import PWM_BACKENDS, PwmSettings
-from vehicle.pwm.base import PwmBackend, PwmError
-from vehicle.pwm.factory import create_backend
-from vehicle.pwm.mock import MockPwm
-from vehicle.pwm.pca9685 import Pca9685Pwm
-from vehicle.pwm.rpi_gpio import RpiGpioPwm
-from vehicle.pwm.sim import SimPwm
-from vehicle.pwm.sysfs import SysfsPwm
+from vehicle.core.pwm.base import PwmBackend, PwmError
+from vehicle.core.pwm.factory import create_backend
+from vehicle.core.pwm.mock import MockPwm
+from vehicle.core.pwm.pca9685 import Pca9685Pwm
+from vehicle.core.pwm.rpi_gpio import RpiGpioPwm
+from vehicle.core.pwm.sim import SimPwm
+from vehicle.core.pwm.sysfs import SysfsPwm
 
 Opened = tuple[PwmBackend, Callable[[], object]]
 

@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from vehicle.pwm.base import PwmError
-from vehicle.pwm.mock import MockPwm, MockState, PulseRecord, read_mock_state
+from vehicle.core.pwm.base import PwmError
+from vehicle.core.pwm.mock import MockPwm, MockState, PulseRecord, read_mock_state
 
 
 def ticking_clock():  # type: ignore[no-untyped-def]
@@ -83,7 +83,7 @@ def test_state_file_mirrors_current_pulses(tmp_path: Path) -> None:
 def test_state_outlives_the_process_like_real_pwm(tmp_path: Path) -> None:
     state = tmp_path / "pwm.json"
     script = (
-        "import sys; from pathlib import Path; from vehicle.pwm.mock import MockPwm\n"
+        "import sys; from pathlib import Path; from vehicle.core.pwm.mock import MockPwm\n"
         "pwm = MockPwm(state_file=Path(sys.argv[1]))\n"
         "pwm.set_pulse('throttle', 1_600_000); pwm.set_pulse('steering', 1_200_000)\n"
     )
@@ -135,7 +135,7 @@ def test_state_file_is_plain_json_for_other_tools(tmp_path: Path) -> None:
 
 
 def test_history_is_bounded_and_keeps_the_newest(monkeypatch) -> None:
-    import vehicle.pwm.mock as mock_module
+    import vehicle.core.pwm.mock as mock_module
 
     monkeypatch.setattr(mock_module, "HISTORY_LIMIT", 10)
     pwm = MockPwm()

@@ -6,8 +6,8 @@ import sys
 
 import pytest
 
-from vehicle.pwm.base import PwmError
-from vehicle.pwm.pca9685 import Pca9685Pwm, prescale_for
+from vehicle.core.pwm.base import PwmError
+from vehicle.core.pwm.pca9685 import Pca9685Pwm, prescale_for
 
 MODE1, MODE2, PRESCALE = 0x00, 0x01, 0xFE
 

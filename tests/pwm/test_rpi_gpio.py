@@ -6,8 +6,8 @@ import sys
 
 import pytest
 
-from vehicle.pwm.base import PwmError
-from vehicle.pwm.rpi_gpio import RpiGpioPwm
+from vehicle.core.pwm.base import PwmError
+from vehicle.core.pwm.rpi_gpio import RpiGpioPwm
 
 
 def test_opening_sets_up_outputs_and_pwm_without_starting(fake_gpio) -> None:

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from vehicle.pwm.base import PwmError
-from vehicle.pwm.sysfs import SysfsPwm, find_chip, write_attribute
+from vehicle.core.pwm.base import PwmError
+from vehicle.core.pwm.sysfs import SysfsPwm, find_chip, write_attribute
 
 
 def open_pwm(fake, **kwargs) -> SysfsPwm:  # type: ignore[no-untyped-def]

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 
 from calibration.model import Calibration
-from vehicle.pwm.mock import MockPwm
-from vehicle.safety import GovernorLimits, SafetyGovernor
+from vehicle.core.pwm.mock import MockPwm
+from vehicle.core.safety import GovernorLimits, SafetyGovernor
 from vehicle.sim.session import SimClock
 
 

@@ -15,8 +15,8 @@ import numpy as np
 import pytest
 
 from calibration.model import Calibration
+from vehicle.core.pwm.mock import read_mock_state
 from vehicle.model.synthetic import build_policy
-from vehicle.pwm.mock import read_mock_state
 
 DATA = Path(__file__).resolve().parents[1] / "data"
 CAL = Calibration()

@@ -22,14 +22,14 @@ import numpy as np
 import pytest
 
 from calibration.model import Channel
-from vehicle.camera import Frame, LatestFrameSlot
 from vehicle.config import LoopSettings, Settings
-from vehicle.drive import ActivePolicy
+from vehicle.core.camera import Frame, LatestFrameSlot
+from vehicle.core.drive import ActivePolicy
+from vehicle.core.pwm.base import PwmError
+from vehicle.core.pwm.mock import MockPwm
+from vehicle.core.pwm.sim import SimPwm
+from vehicle.core.safety import GovernorState
 from vehicle.model.synthetic import build_policy
-from vehicle.pwm.base import PwmError
-from vehicle.pwm.mock import MockPwm
-from vehicle.pwm.sim import SimPwm
-from vehicle.safety import GovernorState
 from vehicle.service import VehicleService
 from vehicle.sim.session import SimClock
 

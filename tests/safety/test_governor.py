@@ -9,9 +9,9 @@ import pytest
 
 from calibration.model import Calibration, ChannelCalibration
 from vehicle.config import LoopSettings
-from vehicle.pwm.base import PwmError
-from vehicle.pwm.mock import MockPwm, PulseRecord
-from vehicle.safety import GovernorLimits, GovernorState, SafetyError, SafetyGovernor
+from vehicle.core.pwm.base import PwmError
+from vehicle.core.pwm.mock import MockPwm, PulseRecord
+from vehicle.core.safety import GovernorLimits, GovernorState, SafetyError, SafetyGovernor
 
 CAL = Calibration()
 STEER_MID = CAL.steering.mid_ns

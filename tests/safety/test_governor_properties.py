@@ -19,8 +19,8 @@ from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule
 
 from calibration.model import Calibration, ChannelCalibration
-from vehicle.pwm.mock import MockPwm, PulseRecord
-from vehicle.safety import GovernorLimits, GovernorState, SafetyGovernor
+from vehicle.core.pwm.mock import MockPwm, PulseRecord
+from vehicle.core.safety import GovernorLimits, GovernorState, SafetyGovernor
 from vehicle.sim.session import SimClock
 
 DRIVING = (GovernorState.MANUAL, GovernorState.AUTONOMOUS)

@@ -23,7 +23,7 @@ import pytest
 
 from calibration.model import Calibration, ChannelCalibration
 from calibration.store import CalibrationStore
-from vehicle.model.metadata import METADATA_FILE
+from vehicle.core.metadata import METADATA_FILE
 from vehicle.model.store import ModelStore
 from vehicle.model.synthetic import build_policy
 

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from calibration.model import Calibration, SpeedTable
-from vehicle.actions import speed_to_throttle
+from vehicle.core.actions import speed_to_throttle
 from vehicle.sim.dynamics import Car, CarParams, CarState, DynamicsError, speed_for_throttle
 
 CAL = Calibration()  # DeepRacer's defaults: the throttle's polarity is -1

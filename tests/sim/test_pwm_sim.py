@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from vehicle.pwm.base import PwmError
-from vehicle.pwm.sim import SimPwm
+from vehicle.core.pwm.base import PwmError
+from vehicle.core.pwm.sim import SimPwm
 
 
 class Clock:

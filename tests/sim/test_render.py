@@ -7,7 +7,7 @@ import math
 import numpy as np
 import pytest
 
-from vehicle.model.preprocess import Preprocessor
+from vehicle.core.preprocess import Preprocessor
 from vehicle.sim.augment import augment_frame, jitter_camera
 from vehicle.sim.render import HEIGHT, WIDTH, Camera, Renderer, RenderError
 

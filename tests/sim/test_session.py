@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 
 from vehicle.config import Settings
+from vehicle.core.pwm.sim import SimPwm
 from vehicle.model import ContinuousActionSpace, DiscreteAction, DiscreteActionSpace
-from vehicle.pwm.sim import SimPwm
 from vehicle.service import VehicleService
 from vehicle.sim.session import (
     SimClock,

@@ -22,12 +22,12 @@ from typing import Any
 import numpy as np
 
 from calibration.model import Calibration
-from vehicle.actions import ActionTable
 from vehicle.bench.probe import PulseProbe
 from vehicle.bench.sources import Pacer
+from vehicle.core.actions import ActionTable
+from vehicle.core.pwm.base import PwmBackend
+from vehicle.core.pwm.mock import MockPwm
 from vehicle.model import Preprocessor, load_bundle
-from vehicle.pwm.base import PwmBackend
-from vehicle.pwm.mock import MockPwm
 
 
 class ReproducedVehicle:

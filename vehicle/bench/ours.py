@@ -13,10 +13,10 @@ import numpy as np
 from vehicle.bench.probe import PulseProbe
 from vehicle.bench.sources import BenchCamera
 from vehicle.bench.viewers import Viewers, console_viewers
-from vehicle.camera import Frame, LatestFrameSlot
 from vehicle.config import LoopSettings, Settings
-from vehicle.drive import StepResult
-from vehicle.pwm.mock import MockPwm
+from vehicle.core.camera import Frame, LatestFrameSlot
+from vehicle.core.drive import StepResult
+from vehicle.core.pwm.mock import MockPwm
 from vehicle.service import VehicleService
 
 

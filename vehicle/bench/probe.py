@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import threading
 
-from vehicle.pwm.mock import PulseRecord
+from vehicle.core.pwm.mock import PulseRecord
 
 
 class PulseProbe:

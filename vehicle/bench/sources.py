@@ -13,7 +13,7 @@ import cv2
 import numpy as np
 
 from vehicle.bench.stats import BenchError
-from vehicle.camera import FrameSource
+from vehicle.core.camera import FrameSource
 
 
 class Pacer:

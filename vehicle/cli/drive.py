@@ -12,14 +12,14 @@ from pathlib import Path
 from types import FrameType
 from typing import TextIO
 
-from vehicle.camera import open_source
 from vehicle.cli.live_line import LiveLine
 from vehicle.cli.pwm_options import add_pwm_arguments, apply_pwm_arguments
 from vehicle.config import Settings
-from vehicle.drive import StepResult
-from vehicle.pwm.factory import create_backend
+from vehicle.core.camera import open_source
+from vehicle.core.drive import StepResult
+from vehicle.core.pwm.factory import create_backend
+from vehicle.core.sdnotify import SystemdNotifier
 from vehicle.runtime_state import load_runtime_state
-from vehicle.sdnotify import SystemdNotifier
 from vehicle.service import VehicleService
 
 DEFAULT_MODEL = Path(__file__).resolve().parents[2] / "models" / "default"

@@ -13,9 +13,9 @@ from typing import Any
 
 from calibration.model import Calibration
 from calibration.store import CalibrationStore, load_calibration_file
-from vehicle.actions import ROW_KEYS, ActionTable
 from vehicle.cli.drive import percent_to_fraction
 from vehicle.config import Settings
+from vehicle.core.actions import ROW_KEYS, ActionTable
 from vehicle.model import load_bundle, load_metadata
 from vehicle.model.tf_import import import_tensorflow_model
 

@@ -14,8 +14,8 @@ from calibration.model import Calibration, CalibrationError
 from calibration.store import CalibrationStore
 from vehicle.cli.pwm_options import add_pwm_arguments, apply_pwm_arguments
 from vehicle.config import Settings
-from vehicle.pwm.factory import create_backend
-from vehicle.safety import GovernorLimits, GovernorState, SafetyGovernor
+from vehicle.core.pwm.factory import create_backend
+from vehicle.core.safety import GovernorLimits, GovernorState, SafetyGovernor
 
 log = logging.getLogger(__name__)
 

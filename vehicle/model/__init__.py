@@ -1,7 +1,6 @@
 """Model bundles: DeepRacer metadata, safe archives, preprocessing, the ONNX policy, storage."""
 
-from vehicle.model.bundle import LoadedModel, load_bundle
-from vehicle.model.metadata import (
+from vehicle.core.metadata import (
     ActionSpace,
     ContinuousActionSpace,
     DiscreteAction,
@@ -11,8 +10,9 @@ from vehicle.model.metadata import (
     load_metadata,
     parse_metadata,
 )
+from vehicle.core.preprocess import FrameError, Preprocessor
+from vehicle.model.bundle import LoadedModel, load_bundle
 from vehicle.model.policy import Policy
-from vehicle.model.preprocess import FrameError, Preprocessor
 from vehicle.model.store import ModelInfo, ModelStore
 
 __all__ = [

@@ -15,7 +15,7 @@ import tempfile
 import zlib
 from pathlib import Path, PurePosixPath
 
-from vehicle.model.metadata import METADATA_FILE, ModelError, one_line
+from vehicle.core.metadata import METADATA_FILE, ModelError, one_line
 
 ONNX_FILE = "model.onnx"
 TF_GRAPH_FILE = "model.pb"

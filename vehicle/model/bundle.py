@@ -12,10 +12,10 @@ import tarfile
 from dataclasses import dataclass
 from pathlib import Path
 
+from vehicle.core.metadata import METADATA_FILE, ModelError, ModelMetadata, load_metadata
+from vehicle.core.preprocess import Preprocessor
 from vehicle.model.archive import ONNX_FILE, extract_archive, find_bundle_root
-from vehicle.model.metadata import METADATA_FILE, ModelError, ModelMetadata, load_metadata
 from vehicle.model.policy import Policy
-from vehicle.model.preprocess import Preprocessor
 
 ARCHIVE_SUFFIXES = (".tar.gz", ".tgz", ".tar")
 

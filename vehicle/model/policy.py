@@ -24,8 +24,8 @@ import numpy as np
 import onnx
 import onnxruntime as ort
 
-from vehicle.model.metadata import ModelError, one_line
-from vehicle.model.preprocess import INPUT_HEIGHT, INPUT_WIDTH, LAYOUT_SHAPES, Layout
+from vehicle.core.metadata import ModelError, one_line
+from vehicle.core.preprocess import INPUT_HEIGHT, INPUT_WIDTH, LAYOUT_SHAPES, Layout
 
 _LAYOUTS: dict[tuple[int, int, int], Layout] = {
     (INPUT_HEIGHT, INPUT_WIDTH, 1): "NHWC",

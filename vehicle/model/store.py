@@ -21,9 +21,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from vehicle.atomic import fsync_dir
+from vehicle.core.metadata import METADATA_FILE, ModelError, load_metadata, one_line
 from vehicle.model.archive import ONNX_FILE, extract_archive, find_bundle_root
 from vehicle.model.bundle import is_archive, load_directory, strip_archive_suffix
-from vehicle.model.metadata import METADATA_FILE, ModelError, load_metadata, one_line
 
 NAME_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
 _STAGING_PREFIXES = (".install-", ".delete-")

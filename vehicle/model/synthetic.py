@@ -15,7 +15,7 @@ import numpy as np
 import onnx
 from onnx import TensorProto, helper, numpy_helper
 
-from vehicle.model.preprocess import INPUT_HEIGHT, INPUT_WIDTH, Layout
+from vehicle.core.preprocess import INPUT_HEIGHT, INPUT_WIDTH, Layout
 
 OPSET = 17
 Head = Literal["softmax", "tanh", "none"]

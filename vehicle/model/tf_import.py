@@ -14,9 +14,9 @@ import tempfile
 from pathlib import Path
 
 from vehicle.atomic import atomic_write_bytes
+from vehicle.core.metadata import METADATA_FILE, ModelError, load_metadata, one_line
 from vehicle.model.archive import ONNX_FILE, TF_GRAPH_FILE, extract_archive
 from vehicle.model.bundle import load_directory
-from vehicle.model.metadata import METADATA_FILE, ModelError, load_metadata, one_line
 
 # The camera placeholder is named after the sensor: ".../observation/observation" on older
 # models, ".../FRONT_FACING_CAMERA/FRONT_FACING_CAMERA" on newer ones.

@@ -14,10 +14,10 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from vehicle.camera import Frame
 from vehicle.config import Settings
+from vehicle.core.camera import Frame
+from vehicle.core.pwm.sim import SimPwm
 from vehicle.model import ActionSpace, ContinuousActionSpace
-from vehicle.pwm.sim import SimPwm
 from vehicle.service import VehicleService
 from vehicle.sim.dynamics import Car, CarParams, CarState
 from vehicle.sim.judge import Judge

@@ -20,9 +20,9 @@ from dataclasses import dataclass, fields, replace
 from typing import Literal
 
 from calibration.model import CHANNELS, PULSE_CEILING_NS, PULSE_FLOOR_NS, Calibration, Channel
-from vehicle.closeable import Closeable
 from vehicle.config import LoopSettings
-from vehicle.pwm.base import PwmBackend
+from vehicle.core.closeable import Closeable
+from vehicle.core.pwm.base import PwmBackend
 
 log = logging.getLogger(__name__)
 

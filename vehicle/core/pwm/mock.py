@@ -18,7 +18,7 @@ from typing import Any
 
 from calibration.model import CHANNELS, Channel
 from vehicle.config import PWM_PERIOD_NS
-from vehicle.pwm.base import PwmBackend, PwmError
+from vehicle.core.pwm.base import PwmBackend, PwmError
 
 
 @dataclass(frozen=True, slots=True)

@@ -18,7 +18,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from vehicle.closeable import Closeable
+from vehicle.core.closeable import Closeable
 
 log = logging.getLogger(__name__)
 

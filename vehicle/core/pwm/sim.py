@@ -7,7 +7,7 @@ from collections.abc import Callable
 
 from calibration.model import Channel
 from vehicle.config import PWM_PERIOD_NS
-from vehicle.pwm.base import PwmBackend, PwmError
+from vehicle.core.pwm.base import PwmBackend, PwmError
 
 
 class SimPwm(PwmBackend):

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from calibration.model import CHANNELS, Channel
-from vehicle.pwm.base import PwmError
+from vehicle.core.pwm.base import PwmError
 
 
 def output_map(

@@ -10,8 +10,8 @@ from __future__ import annotations
 from abc import abstractmethod
 
 from calibration.model import CHANNELS, PULSE_CEILING_NS, PULSE_FLOOR_NS, Channel
-from vehicle.closeable import Closeable
 from vehicle.config import PWM_PERIOD_NS
+from vehicle.core.closeable import Closeable
 
 
 class PwmError(RuntimeError):

@@ -16,8 +16,8 @@ from pathlib import Path
 
 from calibration.model import Channel
 from vehicle.config import PWM_PERIOD_NS
-from vehicle.pwm.base import PwmBackend, PwmError
-from vehicle.pwm.outputs import output_map
+from vehicle.core.pwm.base import PwmBackend, PwmError
+from vehicle.core.pwm.outputs import output_map
 
 DEFAULT_ROOT = Path("/sys/class/pwm")
 I2C_ADAPTERS = ("i2c-0", "i2c-1")

@@ -15,8 +15,8 @@ from typing import Any
 
 from calibration.model import Channel
 from vehicle.config import PWM_PERIOD_NS
-from vehicle.pwm.base import PwmBackend, PwmError
-from vehicle.pwm.outputs import output_map
+from vehicle.core.pwm.base import PwmBackend, PwmError
+from vehicle.core.pwm.outputs import output_map
 
 OSCILLATOR_HZ = 25_000_000
 TICKS = 4096

@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 
 from calibration.model import Calibration, SpeedTable
-from vehicle.model.metadata import ActionSpace, ContinuousActionSpace, DiscreteActionSpace
+from vehicle.core.metadata import ActionSpace, ContinuousActionSpace, DiscreteActionSpace
 
 # The columns of ``ActionTable.rows()`` (the ``vehicle model check --json`` contract).
 ROW_KEYS = (

@@ -8,38 +8,38 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from vehicle.config import PWM_BACKENDS, PwmSettings
-from vehicle.pwm.base import PwmBackend, PwmError
+from vehicle.core.pwm.base import PwmBackend, PwmError
 
 
 def _mock(pwm: PwmSettings) -> PwmBackend:
-    from vehicle.pwm.mock import MockPwm
+    from vehicle.core.pwm.mock import MockPwm
 
     return MockPwm(pwm.period_ns, state_file=pwm.mock_state_file)
 
 
 def _sysfs(pwm: PwmSettings) -> PwmBackend:
-    from vehicle.pwm.sysfs import SysfsPwm
+    from vehicle.core.pwm.sysfs import SysfsPwm
 
     outputs = {"throttle": pwm.throttle_channel, "steering": pwm.steering_channel}
     return SysfsPwm(pwm.sysfs_root, pwm.sysfs_chip, outputs, pwm.period_ns)
 
 
 def _rpi_gpio(pwm: PwmSettings) -> PwmBackend:
-    from vehicle.pwm.rpi_gpio import RpiGpioPwm
+    from vehicle.core.pwm.rpi_gpio import RpiGpioPwm
 
     pins = {"steering": pwm.gpio_steering_pin, "throttle": pwm.gpio_throttle_pin}
     return RpiGpioPwm(pins, pwm.period_ns)
 
 
 def _pca9685(pwm: PwmSettings) -> PwmBackend:
-    from vehicle.pwm.pca9685 import Pca9685Pwm
+    from vehicle.core.pwm.pca9685 import Pca9685Pwm
 
     outputs = {"throttle": pwm.throttle_channel, "steering": pwm.steering_channel}
     return Pca9685Pwm(pwm.i2c_bus, pwm.i2c_address, outputs, pwm.period_ns)
 
 
 def _sim(pwm: PwmSettings) -> PwmBackend:
-    from vehicle.pwm.sim import SimPwm
+    from vehicle.core.pwm.sim import SimPwm
 
     return SimPwm(pwm.period_ns)
 

@@ -16,12 +16,12 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from vehicle.actions import Action, ActionTable
-from vehicle.camera import Frame, LatestFrameSlot
 from vehicle.config import LoopSettings
+from vehicle.core.actions import Action, ActionTable
+from vehicle.core.camera import Frame, LatestFrameSlot
+from vehicle.core.safety import SafetyGovernor
+from vehicle.core.telemetry import Telemetry
 from vehicle.model import LoadedModel
-from vehicle.safety import SafetyGovernor
-from vehicle.telemetry import Telemetry
 
 log = logging.getLogger(__name__)
 

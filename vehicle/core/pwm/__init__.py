@@ -1,5 +1,5 @@
 """PWM back-ends: one small interface, several ways to reach a servo and an ESC."""
 
-from vehicle.pwm.base import PwmBackend, PwmError
+from vehicle.core.pwm.base import PwmBackend, PwmError
 
 __all__ = ["PwmBackend", "PwmError"]
