@@ -6,6 +6,7 @@ import re
 import shlex
 import shutil
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -49,6 +50,13 @@ def service() -> list[tuple[str, str]]:
     return parse_unit(UNIT.read_text())["Service"]
 
 
+def installed_entry_point() -> Path:
+    """The ``vehicle`` script of the interpreter running the tests (its venv's bin), not PATH's."""
+    script = Path(sys.executable).parent / "vehicle"
+    assert script.is_file(), f"{script} is missing: install the project (pip install -e .)"
+    return script
+
+
 def expand(command: str, service: list[tuple[str, str]]) -> list[str]:
     """ExecStart-style expansion with the unit's own Environment= defaults."""
     env = dict(value.split("=", 1) for value in values(service, "Environment"))
@@ -63,10 +71,9 @@ def expand(command: str, service: list[tuple[str, str]]) -> list[str]:
 
 def test_unit_passes_systemd_analyze_verify(tmp_path):
     analyze = shutil.which("systemd-analyze")
-    vehicle = shutil.which("vehicle")
     if analyze is None:
         pytest.skip("systemd-analyze not installed (apt-get install systemd)")
-    assert vehicle, "the vehicle command is not on PATH (pip install -e .)"
+    vehicle = str(installed_entry_point())
     unit = tmp_path / "vehicle.service"
     unit.write_text(UNIT.read_text().replace(INSTALLED_BIN, vehicle))  # what install.sh does
     result = subprocess.run(
