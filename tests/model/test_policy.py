@@ -11,9 +11,10 @@ import pytest
 from onnx import TensorProto, helper, numpy_helper
 
 from vehicle.core.metadata import ModelError
+from vehicle.core.policy import Policy, session_options
 from vehicle.core.preprocess import LAYOUT_SHAPES, Preprocessor
-from vehicle.model.policy import Policy, session_options
 from vehicle.model.synthetic import build_policy
+from vehicle.model.validate import open_checked
 
 
 def _save(tmp_path: Path, model: onnx.ModelProto | bytes, name: str = "model.onnx") -> Path:
@@ -130,7 +131,15 @@ BAD_MODELS = {
 @pytest.mark.parametrize("make, reason", BAD_MODELS.values(), ids=BAD_MODELS.keys())
 def test_bad_models_are_refused_with_a_reason(tmp_path, make, reason):
     with pytest.raises(ModelError, match=reason) as info:
-        Policy(_save(tmp_path, make()), 5)
+        open_checked(_save(tmp_path, make()), 5)
+    assert "\n" not in str(info.value)
+
+
+@pytest.mark.parametrize("data", [b"", b"this is not a network\n"], ids=["empty", "text"])
+def test_the_drive_side_session_refuses_what_onnxruntime_cannot_parse(tmp_path, data):
+    """Defence in depth: a file that skipped the checker still cannot reach the outputs."""
+    with pytest.raises(ModelError, match="onnxruntime cannot open the model") as info:
+        Policy(_save(tmp_path, data), 5)
     assert "\n" not in str(info.value)
 
 

@@ -10,9 +10,9 @@ from vehicle.core.metadata import (
     load_metadata,
     parse_metadata,
 )
+from vehicle.core.policy import Policy
 from vehicle.core.preprocess import FrameError, Preprocessor
 from vehicle.model.bundle import LoadedModel, load_bundle
-from vehicle.model.policy import Policy
 from vehicle.model.store import ModelInfo, ModelStore
 
 __all__ = [

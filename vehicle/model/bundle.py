@@ -13,9 +13,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from vehicle.core.metadata import METADATA_FILE, ModelError, ModelMetadata, load_metadata
+from vehicle.core.policy import Policy
 from vehicle.core.preprocess import Preprocessor
 from vehicle.model.archive import ONNX_FILE, extract_archive, find_bundle_root
-from vehicle.model.policy import Policy
+from vehicle.model.validate import open_checked
 
 ARCHIVE_SUFFIXES = (".tar.gz", ".tgz", ".tar")
 
@@ -49,7 +50,7 @@ def load_directory(directory: Path, name: str, *, intra_op_threads: int = 1) -> 
         if not (directory / required).is_file():
             raise ModelError(f"{directory.name or directory}: {required} is missing")
     metadata = load_metadata(directory / METADATA_FILE)
-    policy = Policy(
+    policy = open_checked(
         directory / ONNX_FILE,
         metadata.action_space.n_outputs,
         intra_op_threads=intra_op_threads,
