@@ -107,15 +107,39 @@ class ConsoleSettings:
 
 
 @dataclass(frozen=True)
+class ModelSettings:
+    """Limits on what a model upload may cost, and where prepared models are cached.
+
+    Preparation (validation and conversion) runs in a worker process with these limits, so
+    a hostile or broken model costs at most this much time and memory, and never the drive.
+    """
+
+    max_archive_bytes: int = 512 * 1024 * 1024  # an upload or a model file as received
+    max_extracted_bytes: int = 512 * 1024 * 1024  # what an archive may expand to
+    max_archive_members: int = 1000
+    max_model_bytes: int = 256 * 1024 * 1024  # one network file (a DEEP graph is ~110 MB)
+    max_graph_nodes: int = 20_000  # rl_coach's frozen graphs have 50 to 300
+    prepare_timeout_s: float = 120.0  # wall time of one preparation (the worker is killed)
+    prepare_memory_mb: int = 3072  # the worker's address space (RLIMIT_AS; 110 MB graph: 1.5 GB)
+    cache_entries: int = 8  # prepared models kept for the CLI and re-uploads
+
+
+@dataclass(frozen=True)
 class Settings:
     data_dir: Path = field(default_factory=default_data_dir)
     pwm: PwmSettings = field(default_factory=PwmSettings)
     loop: LoopSettings = field(default_factory=LoopSettings)
     console: ConsoleSettings = field(default_factory=ConsoleSettings)
+    model: ModelSettings = field(default_factory=ModelSettings)
 
     @property
     def models_dir(self) -> Path:
         return self.data_dir / "models"
+
+    @property
+    def prepared_cache_dir(self) -> Path:
+        """Prepared models for paths given on the command line, keyed by checksum."""
+        return self.data_dir / "cache" / "prepared"
 
     @property
     def calibration_path(self) -> Path:

@@ -1,4 +1,4 @@
-"""Safe extraction of uploaded model archives (``.tar.gz``), and finding the bundle inside.
+"""Safe extraction of uploaded model archives (``.tar.gz``).
 
 An upload comes from the network, so the archive is hostile until proven otherwise:
 only plain files and directories, only relative paths that stay inside the target, a
@@ -15,10 +15,8 @@ import tempfile
 import zlib
 from pathlib import Path, PurePosixPath
 
-from vehicle.core.metadata import METADATA_FILE, ModelError, one_line
+from vehicle.core.metadata import ModelError, one_line
 
-ONNX_FILE = "model.onnx"
-TF_GRAPH_FILE = "model.pb"
 MAX_MEMBERS = 1000
 MAX_TOTAL_BYTES = 512 * 1024 * 1024  # a DeepRacer "deep" network is ~100 MB of weights
 _CHUNK = 1024 * 1024
@@ -98,28 +96,3 @@ def extract_archive(
             raise ModelError(f"not a readable .tar.gz model archive: {one_line(exc)}") from exc
         raise
     return root
-
-
-def find_bundle_root(directory: Path) -> Path:
-    """The one folder under ``directory`` holding both model.onnx and model_metadata.json.
-
-    DeepRacer-style archives often put the files in a subfolder; any depth is accepted as
-    long as exactly one folder qualifies.
-    """
-    directory = Path(directory)
-    roots: list[Path] = []
-    tf_graphs = False
-    for folder, _dirs, files in os.walk(directory):
-        if ONNX_FILE in files and METADATA_FILE in files:
-            roots.append(Path(folder))
-        tf_graphs = tf_graphs or TF_GRAPH_FILE in files
-    if len(roots) == 1:
-        return roots[0]
-    if len(roots) > 1:
-        found = ", ".join(str(r.relative_to(directory)) for r in roots)
-        raise ModelError(f"more than one model bundle found ({found}); upload one at a time")
-    if tf_graphs:
-        raise ModelError(
-            "this is a TensorFlow model (model.pb); convert it first with `vehicle model import`"
-        )
-    raise ModelError(f"no folder holds both {ONNX_FILE} and {METADATA_FILE}")
