@@ -1,4 +1,5 @@
-"""``vehicle model check``: output formats and refusals (main() turns those into exit 1)."""
+"""``vehicle model check|predict``: output formats and refusals (main() turns those into
+exit 1). Agreement with TensorFlow on DeepRacer's exports is in test_exports.py."""
 
 from __future__ import annotations
 
@@ -6,6 +7,8 @@ import argparse
 import json
 from pathlib import Path
 
+import cv2
+import numpy as np
 import pytest
 
 from calibration.model import CalibrationError
@@ -53,10 +56,14 @@ def test_readable_table_uses_the_cars_calibration_by_default(bundle, data_dir, c
     assert main(["--data-dir", str(data_dir), "model", "check", str(bundle)]) == 0
     out = capsys.readouterr().out.splitlines()
     assert out[0] == "model sample: OK, discrete (15 actions), NHWC input, sensor observation"
-    assert out[1].startswith("calibration: DeepRacer defaults")
-    assert out[2].split() == list(ROW_KEYS)
-    assert out[3].split() == ["0", "-30.0000", "0.6667", "-1.0000", "0.6000", "1200000", "1365000"]
-    assert len(out) == 3 + 15
+    assert out[1].startswith("prepared: ONNX -> onnxruntime (sha256 ")
+    assert out[1].endswith(", prepared now)")
+    assert out[2].startswith("calibration: DeepRacer defaults")
+    assert out[3].split() == list(ROW_KEYS)
+    assert out[4].split() == ["0", "-30.0000", "0.6667", "-1.0000", "0.6000", "1200000", "1365000"]
+    assert len(out) == 4 + 15
+    assert main(["--data-dir", str(data_dir), "model", "check", str(bundle)]) == 0
+    assert capsys.readouterr().out.splitlines()[1].endswith(", cached)")
 
 
 def test_archive_and_continuous_model(tmp_path, make_bundle, tar_bundle, data_dir, capsys):
@@ -109,3 +116,85 @@ def test_bad_metadata_alone_is_refused(tmp_path, data_dir):
     bad.write_text('{"action_space": [{"steering_angle": 0, "speed": 1}], "sensor": ["LIDAR"]}')
     with pytest.raises(ModelError, match="LIDAR"):
         main(["--data-dir", str(data_dir), "model", "check", str(bad)])
+
+
+# -- predict ------------------------------------------------------------------------------
+
+FRAMES = DATA / "frames"
+
+
+def test_predict_json_for_a_folder_in_file_name_order(bundle, data_dir, capsys):
+    argv = ["--data-dir", str(data_dir), "model", "predict", str(bundle), str(FRAMES), "--json"]
+    assert main(argv) == 0
+    records = json.loads(capsys.readouterr().out)
+    assert [Path(r["image"]).name for r in records] == sorted(p.name for p in FRAMES.iterdir())
+    for record in records:
+        assert set(record) == {"image", "outputs", "action"}
+        assert len(record["outputs"]) == 15
+        action = record["action"]
+        assert action["index"] == int(np.argmax(record["outputs"]))
+        assert set(action) == {"index", "steering_angle", "speed", "steer_norm", "throttle_norm"}
+
+
+def test_predict_matches_the_check_table_and_the_policy(bundle, data_dir, capsys):
+    """The same preprocessing, session and table as the drive loop."""
+    from vehicle.model.bundle import load_bundle
+
+    image = FRAMES / "03_reinvent_right_320x240.png"
+    argv = ["--data-dir", str(data_dir), "model", "predict", str(bundle), str(image), "--json"]
+    assert main(argv) == 0
+    (record,) = json.loads(capsys.readouterr().out)
+    loaded = load_bundle(bundle)
+    expected = loaded.policy.run(loaded.preprocessor(cv2.imread(str(image))))
+    np.testing.assert_allclose(record["outputs"], expected, rtol=0, atol=1e-6)
+    assert main(["--data-dir", str(data_dir), "model", "check", str(bundle), "--json"]) == 0
+    row = json.loads(capsys.readouterr().out)[record["action"]["index"]]
+    assert {k: row[k] for k in record["action"]} == record["action"]
+
+
+def test_predict_text_output_and_several_images(bundle, data_dir, capsys):
+    images = [FRAMES / "02_reinvent_left.png", FRAMES / "01_oval_centre.png"]
+    argv = ["--data-dir", str(data_dir), "model", "predict", str(bundle), *map(str, images)]
+    assert main(argv) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert [line.split(":")[0] for line in lines] == [str(p) for p in images]  # as given
+    assert all(" deg, " in line and "; outputs " in line for line in lines)
+
+
+def test_predict_continuous_has_no_index(make_bundle, data_dir, capsys):
+    folder = make_bundle("cont", metadata=DATA / "continuous.model_metadata.json")
+    argv = ["--data-dir", str(data_dir), "model", "predict", str(folder), str(FRAMES), "--json"]
+    assert main(argv) == 0
+    records = json.loads(capsys.readouterr().out)
+    assert all(r["action"]["index"] is None and len(r["outputs"]) == 2 for r in records)
+
+
+def _not_a_picture(folder: Path) -> Path:
+    (folder / "x.png").write_text("not a picture")
+    return folder / "x.png"
+
+
+def _empty_folder(folder: Path) -> Path:
+    (folder / "empty").mkdir()
+    return folder / "empty"
+
+
+@pytest.mark.parametrize(
+    "make, reason",
+    [
+        (lambda d: d / "missing.png", "no such picture or folder"),
+        (_empty_folder, "no pictures in"),
+        (_not_a_picture, r"cannot read .*x\.png as a picture"),
+    ],
+    ids=["missing", "empty folder", "not a picture"],
+)
+def test_predict_refuses_bad_images(tmp_path, bundle, data_dir, make, reason, capsys):
+    with pytest.raises(ValueError, match=reason):
+        main(["--data-dir", str(data_dir), "model", "predict", str(bundle), str(make(tmp_path))])
+    assert capsys.readouterr().out == ""
+
+
+def test_predict_refuses_a_bad_model_before_reading_images(make_bundle, data_dir):
+    bad = make_bundle("bad", model=build_policy(9))
+    with pytest.raises(ModelError, match="9 outputs"):
+        main(["--data-dir", str(data_dir), "model", "predict", str(bad), str(FRAMES)])

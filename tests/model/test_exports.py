@@ -1,0 +1,153 @@
+"""DeepRacer exports as racers have them: `vehicle model predict` agrees with TensorFlow.
+
+Every kind racers upload (discrete PPO, continuous PPO, SAC; the shallow, standard and deep
+topologies; the old ``observation`` and the newer ``FRONT_FACING_CAMERA`` input) is rebuilt
+byte for byte from its committed skeleton, packed the way it is downloaded, and run through
+the command a racer would use, with no TensorFlow installed. TensorFlow's own outputs on
+the same frames were stored when the samples were made (models/samples/make_samples.py).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from vehicle.cli.model import register
+from vehicle.config import load_settings
+
+DATA = Path(__file__).resolve().parents[1] / "data"
+FRAMES = DATA / "frames"
+TOLERANCE = 1e-4
+
+KINDS = [
+    "ppo_discrete_shallow_observation",
+    "ppo_discrete_standard_camera",
+    "ppo_discrete_deep_camera",
+    "ppo_continuous_shallow_camera",
+    "sac_continuous_shallow_camera",
+]
+
+
+def main(argv: list[str]) -> int:
+    """``vehicle ...`` as vehicle.cli.main dispatches it (global options first)."""
+    parser = argparse.ArgumentParser(prog="vehicle")
+    parser.add_argument("--data-dir", type=Path)
+    register(parser.add_subparsers(dest="command", required=True))
+    args = parser.parse_args(argv)
+    return args.func(args, load_settings(data_dir=args.data_dir))
+
+
+@pytest.fixture(scope="module")
+def data_dir(tmp_path_factory) -> Path:
+    """One car for the module: each export is prepared once, then found in its cache."""
+    return tmp_path_factory.mktemp("car")
+
+
+def predict(data_dir: Path, model: Path, *images: Path, capsys) -> list[dict]:
+    argv = ["--data-dir", str(data_dir), "model", "predict", str(model), *map(str, images)]
+    assert main([*argv, "--json"]) == 0
+    return json.loads(capsys.readouterr().out)
+
+
+def assert_agrees(records: list[dict], reference: dict[str, list[float]]) -> None:
+    assert [Path(r["image"]).name for r in records] == sorted(reference)
+    for record in records:
+        expected = np.array(reference[Path(record["image"]).name])
+        got = np.array(record["outputs"])
+        assert got.shape == expected.shape
+        np.testing.assert_allclose(got, expected, rtol=0, atol=TOLERANCE)
+        if record["action"]["index"] is not None:
+            assert record["action"]["index"] == int(expected.argmax())
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_physical_car_export_matches_tensorflow(kind, write_export, tf_reference, data_dir, capsys):
+    """The .tar.gz DeepRacer's console downloads: a top folder, agent/model.pb, leftovers."""
+    archive = write_export(kind)
+    records = predict(data_dir, archive, FRAMES, capsys=capsys)
+    assert_agrees(records, tf_reference[kind])
+    action = records[0]["action"]
+    assert set(action) == {"index", "steering_angle", "speed", "steer_norm", "throttle_norm"}
+    if "continuous" in kind:
+        assert action["index"] is None
+        assert -1.0 <= action["steer_norm"] <= 1.0 and 0.0 <= action["throttle_norm"] <= 1.0
+
+
+def test_continuous_action_is_the_outputs_mapped_onto_the_ranges(export_archive, data_dir, capsys):
+    kind = "sac_continuous_shallow_camera"
+    (record, *_) = predict(data_dir, export_archive(kind), FRAMES, capsys=capsys)
+    steer, speed = np.clip(record["outputs"], -1.0, 1.0)
+    # continuous.model_metadata.json: steering -25..27 deg, speed 1..3.3 m/s
+    assert record["action"]["steering_angle"] == pytest.approx(-25 + (steer + 1) / 2 * 52)
+    assert record["action"]["speed"] == pytest.approx(1 + (speed + 1) / 2 * 2.3)
+
+
+def test_the_cars_artifacts_layout(write_export, tf_reference, data_dir, capsys):
+    """One .pb at the root, named after the model, and checksum.txt."""
+    folder = write_export("ppo_discrete_tiny_camera", "artifacts", archive=False)
+    assert_agrees(
+        predict(data_dir, folder, FRAMES, capsys=capsys), tf_reference["ppo_discrete_tiny_camera"]
+    )
+
+
+def test_a_loose_graph_with_its_metadata_one_folder_up(
+    write_export, tf_reference, data_dir, capsys
+):
+    folder = write_export("ppo_discrete_tiny_camera", archive=False)
+    records = predict(data_dir, folder / "agent" / "model.pb", FRAMES, capsys=capsys)
+    assert_agrees(records, tf_reference["ppo_discrete_tiny_camera"])
+
+
+def test_tflite_alone(tmp_path, tf_reference, data_dir, capsys):
+    folder = tmp_path / "lite"
+    shutil.copytree(DATA / "deepracer" / "tiny", folder)
+    assert_agrees(
+        predict(data_dir, folder, FRAMES, capsys=capsys), tf_reference["ppo_discrete_tiny_camera"]
+    )
+
+
+def _openvino_ir(graph: Path, target: Path, *, nchw: bool) -> Path:
+    """IR as the stock car's model optimizer leaves it beside the graph (NCHW there)."""
+    from vehicle.core.openvino_policy import import_runtime
+
+    ov = import_runtime()
+    model = ov.Core().read_model(str(graph))
+    if nchw:
+        steps = ov.preprocess.PrePostProcessor(model)
+        steps.input().tensor().set_layout(ov.Layout("NCHW")).set_shape([1, 1, 120, 160])
+        steps.input().model().set_layout(ov.Layout("NHWC"))
+        model = steps.build()
+    ov.save_model(model, str(target / "model.xml"))  # fp16 weights: the optimizer's default
+    return target
+
+
+@pytest.mark.parametrize("nchw", [False, True], ids=["NHWC", "NCHW"])
+def test_openvino_ir_alone(write_export, tf_reference, data_dir, capsys, nchw):
+    folder = write_export("ppo_discrete_tiny_camera", archive=False)
+    _openvino_ir(folder / "agent" / "model.pb", folder, nchw=nchw)
+    (folder / "agent" / "model.pb").unlink()
+    records = predict(data_dir, folder, FRAMES, capsys=capsys)
+    # fp16 weights round at about 1e-3 of each weight: argmax holds, the outputs nearly
+    reference = tf_reference["ppo_discrete_tiny_camera"]
+    for record in records:
+        expected = np.array(reference[Path(record["image"]).name])
+        np.testing.assert_allclose(record["outputs"], expected, atol=5e-3)
+        assert record["action"]["index"] == int(expected.argmax())
+
+
+def test_the_graph_wins_over_copies_beside_it(write_export, data_dir, tmp_path, capsys):
+    """IR and .tflite cached beside the .pb (as the stock and community cars leave them)
+    are derived copies: the original graph is what gets prepared."""
+    folder = write_export("ppo_discrete_tiny_camera", archive=False)
+    _openvino_ir(folder / "agent" / "model.pb", folder, nchw=True)
+    shutil.copy(DATA / "deepracer" / "tiny" / "model.tflite", folder / "model.tflite")
+    argv = ["--data-dir", str(data_dir), "model", "check", str(folder)]
+    assert main(argv) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert out[0].endswith("OK, discrete (10 actions), NHWC input, sensor FRONT_FACING_CAMERA")
+    assert out[1].startswith("prepared: DeepRacer TensorFlow export -> openvino")
