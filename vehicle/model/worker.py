@@ -12,12 +12,14 @@ a bug in a native library. So it runs in a child process:
 
 Parent side: ``prepare_in_worker(source, cache_root, metadata=..., limits=...)`` returns a
 ``PreparedModel`` or raises ``ModelError`` with the reason. Child side:
-``python -m vehicle.model.worker SOURCE --cache-root DIR [--metadata FILE] [--limits JSON]``.
+``python -m vehicle.model.worker SOURCE --cache-root DIR [--metadata FILE] [--limits JSON]
+[--parent PID]``.
 """
 
 from __future__ import annotations
 
 import argparse
+import ctypes
 import json
 import logging
 import os
@@ -98,6 +100,8 @@ def prepare_in_worker(
         str(cache_root.absolute()),
         "--limits",
         _limits_argument(limits),
+        "--parent",
+        str(os.getpid()),
     ]
     if metadata is not None:
         command += ["--metadata", str(Path(metadata).absolute())]
@@ -137,7 +141,19 @@ def prepare_in_worker(
     )
 
 
-def _apply_limits(limits: ModelSettings) -> None:
+def _die_with_parent(parent: int | None) -> None:
+    """Linux: be killed when the process that started us dies (a crashed or killed service
+    must not leave a converter running); if it is already gone, stop now."""
+    libc = ctypes.CDLL(None, use_errno=True)
+    pr_set_pdeathsig = 1
+    if hasattr(libc, "prctl"):
+        libc.prctl(pr_set_pdeathsig, signal.SIGKILL, 0, 0, 0)
+    if parent is not None and os.getppid() != parent:
+        os._exit(1)
+
+
+def _apply_limits(limits: ModelSettings, parent: int | None) -> None:
+    _die_with_parent(parent)
     memory = limits.prepare_memory_mb * 1024 * 1024
     resource.setrlimit(resource.RLIMIT_AS, (memory, memory))
     cpu = int(limits.prepare_timeout_s + CPU_GRACE_S)
@@ -179,9 +195,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--cache-root", type=Path, required=True)
     parser.add_argument("--metadata", type=Path)
     parser.add_argument("--limits", default="{}", help="ModelSettings fields as JSON")
+    parser.add_argument("--parent", type=int, help="the pid to die with")
     args = parser.parse_args(argv)
     limits = ModelSettings(**json.loads(args.limits))
-    _apply_limits(limits)
+    _apply_limits(limits, args.parent)
     answer = os.dup(1)
     os.dup2(2, 1)  # whatever a library prints must not corrupt the answer
     logging.basicConfig(level=logging.WARNING, stream=sys.stderr)
