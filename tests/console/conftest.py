@@ -1,4 +1,6 @@
-"""The console against the real VehicleService: MockPwm outputs, a synthetic camera."""
+"""The console against the real service, linked to a real drive core: MockPwm outputs, a
+synthetic camera. Both ends of the drive link run in this process (threads and a socket
+pair): every command crosses the real link; the process boundary has its own tests."""
 
 from __future__ import annotations
 
@@ -17,9 +19,13 @@ from flask.testing import FlaskClient
 
 from vehicle.config import ConsoleSettings, Settings
 from vehicle.core.camera import SyntheticSource
+from vehicle.core.car import DriveCore
+from vehicle.core.ipc import Channel
+from vehicle.core.link import DriveLink
 from vehicle.core.pwm.mock import MockPwm
 from vehicle.model.synthetic import build_policy
-from vehicle.service import VehicleService
+from vehicle.service.client import DriveClient
+from vehicle.service.facade import VehicleService
 from webconsole.app import create_app
 from webconsole.credentials import PASSWORD_ENV, hash_password
 from webconsole.server import ConsoleHandle, start_console
@@ -67,27 +73,60 @@ def pwm() -> MockPwm:
     return MockPwm()
 
 
-@pytest.fixture
-def make_service(settings: Settings, pwm: MockPwm) -> Iterator[Callable[..., VehicleService]]:
-    made: list[VehicleService] = []
+class LinkedCar:
+    """A drive core and the service linked to it, as the two processes hold them."""
 
-    def make(**kwargs: object) -> VehicleService:
-        service = VehicleService(settings, pwm, **kwargs)
-        made.append(service)
-        return service
+    def __init__(self, settings: Settings, pwm: MockPwm, **car_options: object) -> None:
+        self.car = DriveCore(settings, pwm, **car_options)
+        self.link = DriveLink(self.car, settings.link, model_roots=(settings.data_dir,))
+        drive_end, service_end = Channel.pair()
+        self.link.start()
+        self.link.attach(drive_end)
+        self.client = DriveClient(service_end, settings.link)
+        self.service: VehicleService | None = None
+        self.client.start()
+        self.service = VehicleService(settings, self.client)
+        self.client._on_log = self.service.drive_log
+
+    def close(self) -> None:
+        if self.service is not None:
+            self.service.close()
+        self.client.close()
+        self.link.close()
+        self.car.close()
+
+
+@pytest.fixture
+def make_linked(settings: Settings, pwm: MockPwm) -> Iterator[Callable[..., LinkedCar]]:
+    made: list[LinkedCar] = []
+
+    def make(**car_options: object) -> LinkedCar:
+        linked = LinkedCar(settings, pwm, **car_options)
+        made.append(linked)
+        return linked
 
     yield make
-    for service in made:
-        service.close()
+    for linked in made:
+        linked.close()
 
 
 @pytest.fixture
-def service(make_service: Callable[..., VehicleService]) -> VehicleService:
-    """A running car: camera, JPEG encoder and watchdog started, drive loop in a thread."""
-    svc = make_service(source=SyntheticSource(fps=30.0))
-    svc.start_background()
-    svc.run_in_thread()
-    return svc
+def linked(make_linked: Callable[..., LinkedCar]) -> LinkedCar:
+    """A running car: camera and watchdog started, drive loop in a thread, service linked."""
+    made = make_linked(source=SyntheticSource(fps=30.0))
+    made.car.start_background()
+    made.car.run_in_thread()
+    return made
+
+
+@pytest.fixture
+def service(linked: LinkedCar) -> VehicleService:
+    return linked.service
+
+
+@pytest.fixture
+def car(linked: LinkedCar) -> DriveCore:
+    return linked.car
 
 
 @functools.cache
@@ -150,4 +189,13 @@ def copy_data(name: str, target: Path) -> Path:
     return target
 
 
-__all__ = ["Api", "FakeClock", "bundle_tar", "copy_data", "log_in", "make_app", "replace"]
+__all__ = [
+    "Api",
+    "FakeClock",
+    "LinkedCar",
+    "bundle_tar",
+    "copy_data",
+    "log_in",
+    "make_app",
+    "replace",
+]

@@ -14,7 +14,7 @@ import pytest
 from calibration.model import Calibration
 from vehicle.config import ConsoleSettings, Settings
 from vehicle.core.pwm.mock import MockPwm
-from vehicle.service import VehicleService
+from vehicle.service.facade import VehicleService
 
 from .conftest import DATA, Api, FakeClock, bundle_tar, make_app
 
@@ -96,11 +96,12 @@ def test_manual_driving_reaches_the_outputs(api: Api, pwm: MockPwm) -> None:
     assert pwm.current == {"steering": STEER_MID, "throttle": THROTTLE_MID}
 
 
-def test_a_released_joystick_stops_the_car(make_service, settings: Settings, pwm: MockPwm) -> None:
+def test_a_released_joystick_stops_the_car(make_linked, settings: Settings, pwm: MockPwm) -> None:
     """The dead-man: a manual command expires after 500 ms and the governor goes neutral."""
     clock = FakeClock()
-    service = make_service(clock=clock, watchdog=False)
-    api = Api(make_app(service, settings).test_client())
+    linked = make_linked(clock=clock, watchdog=False)
+    service = linked.car
+    api = Api(make_app(linked.service, settings).test_client())
     api("PUT", "/api/v1/throttle-limit", json={"throttle_limit": 1.0})
     api("POST", "/api/v1/start")
     for _ in range(20):  # the ramp brings the throttle up while the command is repeated

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from vehicle.core.pwm.mock import MockPwm
-from vehicle.service import VehicleService
+from vehicle.service.facade import VehicleService
 from webconsole.server import ConsoleHandle
 
 from .conftest import PASSWORD, bundle_tar

@@ -16,7 +16,7 @@ import pytest
 
 from vehicle.config import Settings
 from vehicle.core.pwm.mock import MockPwm
-from vehicle.service import VehicleService
+from vehicle.service.facade import VehicleService
 from webconsole.credentials import PASSWORD_ENV
 from webconsole.server import ConsoleError, ConsoleHandle, start_console
 

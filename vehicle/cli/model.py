@@ -13,7 +13,7 @@ from typing import Any
 
 from calibration.model import Calibration
 from calibration.store import CalibrationStore, load_calibration_file
-from vehicle.cli.drive import percent_to_fraction
+from vehicle.cli.drive_process import percent_to_fraction
 from vehicle.config import Settings
 from vehicle.core.actions import ROW_KEYS, ActionTable
 from vehicle.model import load_bundle, load_metadata
