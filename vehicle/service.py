@@ -16,8 +16,9 @@ import re
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import asdict
+from dataclasses import asdict, replace
 from pathlib import Path
+from typing import NamedTuple
 
 import numpy as np
 
@@ -34,6 +35,7 @@ from vehicle.core.telemetry import Telemetry
 from vehicle.logbuffer import LogBuffer
 from vehicle.model import LoadedModel, ModelError, ModelStore, load_bundle
 from vehicle.model.bundle import strip_archive_suffix
+from vehicle.model.store import ModelInfo, describe_bundle
 from vehicle.runtime_state import (
     RuntimeState,
     check_mode,
@@ -44,6 +46,13 @@ from vehicle.runtime_state import (
 from vehicle.viewer_stream import ViewerStream
 
 log = logging.getLogger(__name__)
+
+
+class BundledModel(NamedTuple):
+    """The model given at start from outside the store: shipped, or ``--model PATH``."""
+
+    path: Path
+    info: ModelInfo
 
 
 class VehicleService:
@@ -99,6 +108,8 @@ class VehicleService:
         )
         self._watchdog = watchdog
         self._model: LoadedModel | None = None
+        self._model_bundled = False  # whether _model is the bundled model, not a store one
+        self._bundled: BundledModel | None = None
         self._model_lock = threading.Lock()  # serialises loads and table rebuilds, not steps
         self.model_loading = False
         self.model_error: str | None = None
@@ -107,7 +118,7 @@ class VehicleService:
         self._closed = False
         if model_path is not None:
             try:
-                self._install_policy(load_bundle(Path(model_path)))
+                self._install_bundled(Path(model_path))
             except BaseException:
                 logging.getLogger().removeHandler(self.logs)  # nothing else was started
                 raise
@@ -242,8 +253,22 @@ class VehicleService:
     # -- models ------------------------------------------------------------------------
 
     def list_models(self) -> list[dict]:
-        active = self._model.name if self._model else None
-        return [{**asdict(info), "active": info.name == active} for info in self.model_store.list()]
+        """The store's models, and the bundled one (shipped, or given with ``--model``) first.
+
+        A store model of the same name takes the name for loading and deleting, so then the
+        bundled one is listed only while it is the one loaded.
+        """
+        model, bundled_active = self._active_model()
+        store_active = model.name if model is not None and not bundled_active else None
+        entries = [
+            {**asdict(info), "active": info.name == store_active}
+            for info in self.model_store.list()
+        ]
+        if self._bundled is not None:
+            info = self._bundled.info
+            if bundled_active or all(entry["name"] != info.name for entry in entries):
+                entries.insert(0, {**asdict(info), "active": bundled_active})
+        return entries
 
     def install_model(self, upload_path: Path, filename: str) -> str:
         """Validate and install an upload; it appears in the list only once it is valid."""
@@ -253,22 +278,37 @@ class VehicleService:
 
     def load_model(self, name: str, *, wait: bool = False) -> None:
         """Load in the background; the current model drives until the new one is ready."""
-        path = self.model_store.path(name)  # validates the name before any thread starts
+        path, bundled = self._find_model(name)  # validates the name before any thread starts
         with self._model_lock:
             if self.model_loading:
                 raise ValueError("a model is already loading; try again when it is done")
             self.model_loading = True
             self.model_error = None
-        thread = threading.Thread(target=self._load, args=(name, path), daemon=True)
+        thread = threading.Thread(target=self._load, args=(name, path, bundled), daemon=True)
         thread.start()
         if wait:
             thread.join()
 
-    def _load(self, name: str, path: Path) -> None:
+    def _find_model(self, name: str) -> tuple[Path, bool]:
+        """Where the model ``name`` is, and whether it is the bundled one (the store first)."""
+        try:
+            return self.model_store.path(name), False
+        except ModelError:
+            if self._bundled is not None and name == self._bundled.info.name:
+                return self._bundled.path, True
+            raise
+
+    def _active_model(self) -> tuple[LoadedModel | None, bool]:
+        """The model driving now, and whether it is the bundled one (read together)."""
+        with self._model_lock:
+            return self._model, self._model_bundled
+
+    def _load(self, name: str, path: Path, bundled: bool) -> None:
         try:
             loaded = load_bundle(path)
-            self._install_policy(loaded)
-            self._update_state(active_model=name)
+            self._install_policy(loaded, bundled=bundled)
+            # The saved choice names a store model; none means "the bundled one" at start.
+            self._update_state(active_model=None if bundled else name)
             log.info("model %s loaded", name)
         except (ModelError, OSError) as exc:
             self.model_error = f"cannot load {name}: {exc}"
@@ -286,15 +326,40 @@ class VehicleService:
             self.model_error = f"saved model {name} not loaded: {exc}"
             log.error("%s", self.model_error)
 
-    def delete_model(self, name: str) -> None:
-        if self._model is not None and self._model.name == name:
-            raise ValueError(f"model {name} is loaded; load another model before deleting it")
-        self.model_store.delete(name)
-        log.info("deleted model %s", name)
+    def delete_models(self, names: list[str]) -> None:
+        """Delete store models: all of them, or none when one cannot go (the reason raised)."""
+        names = list(dict.fromkeys(names))
+        for name in names:
+            self._check_deletable(name)
+        for name in names:
+            self.model_store.delete(name)
+            log.info("deleted model %s", name)
 
-    def _install_policy(self, loaded: LoadedModel) -> None:
+    def _check_deletable(self, name: str) -> None:
+        _, bundled = self._find_model(name)
+        if bundled:
+            raise ModelError(
+                f"model {name} is the bundled model (shipped, or given with --model), not an "
+                "upload: it cannot be deleted"
+            )
+        model, bundled_active = self._active_model()
+        if model is not None and not bundled_active and model.name == name:
+            raise ModelError(f"model {name} is loaded; load another model before deleting it")
+
+    def _install_bundled(self, path: Path) -> None:
+        """Drive with a model from outside the store (``--model``, or the shipped default)."""
+        loaded = load_bundle(path)
+        if path.resolve().parent == self.model_store.models_dir.resolve():
+            self._install_policy(loaded)  # a store model named by its path: not a bundled one
+            return
+        info = describe_bundle(loaded.name, path, loaded.metadata.action_space)
+        self._bundled = BundledModel(path, replace(info, bundled=True))
+        self._install_policy(loaded, bundled=True)
+
+    def _install_policy(self, loaded: LoadedModel, *, bundled: bool = False) -> None:
         with self._model_lock:
             self._activate(loaded)
+            self._model_bundled = bundled
 
     def _rebuild_table(self) -> None:
         """The calibration or the limit changed: same model, new table."""

@@ -7,6 +7,7 @@ import io
 import re
 import shutil
 import tarfile
+import time
 from collections.abc import Callable, Iterator
 from dataclasses import replace
 from pathlib import Path
@@ -43,14 +44,27 @@ class FakeClock:
         self.now += seconds
 
 
+def bundle_files(n_outputs: int = 15, metadata: str = "sample_single_cam") -> dict[str, bytes]:
+    """A real model bundle's two files: a seeded ONNX network and DeepRacer metadata."""
+    return {
+        "model.onnx": build_policy(n_outputs, seed=1).SerializeToString(),
+        "model_metadata.json": (DATA / f"{metadata}.model_metadata.json").read_bytes(),
+    }
+
+
+def bundle_dir(folder: Path) -> Path:
+    """A bundle folder outside the store, as the shipped ``models/default`` is."""
+    folder.mkdir(parents=True)
+    for name, data in bundle_files().items():
+        (folder / name).write_bytes(data)
+    return folder
+
+
 def bundle_tar(n_outputs: int = 15, *, metadata: str = "sample_single_cam") -> bytes:
-    """A real model bundle (seeded ONNX network + DeepRacer metadata) as .tar.gz bytes."""
+    """A real model bundle as .tar.gz bytes."""
     buffer = io.BytesIO()
     with tarfile.open(fileobj=buffer, mode="w:gz") as tar:
-        for name, data in (
-            ("model.onnx", build_policy(n_outputs, seed=1).SerializeToString()),
-            ("model_metadata.json", (DATA / f"{metadata}.model_metadata.json").read_bytes()),
-        ):
+        for name, data in bundle_files(n_outputs, metadata).items():
             info = tarfile.TarInfo(name)
             info.size = len(data)
             tar.addfile(info, io.BytesIO(data))
@@ -81,13 +95,17 @@ def make_service(settings: Settings, pwm: MockPwm) -> Iterator[Callable[..., Veh
         service.close()
 
 
+def running(service: VehicleService) -> VehicleService:
+    """Camera, JPEG encoder and watchdog started, drive loop in a thread."""
+    service.start_background()
+    service.run_in_thread()
+    return service
+
+
 @pytest.fixture
 def service(make_service: Callable[..., VehicleService]) -> VehicleService:
-    """A running car: camera, JPEG encoder and watchdog started, drive loop in a thread."""
-    svc = make_service(source=SyntheticSource(fps=30.0))
-    svc.start_background()
-    svc.run_in_thread()
-    return svc
+    """A running car with a synthetic camera and no model."""
+    return running(make_service(source=SyntheticSource(fps=30.0)))
 
 
 @functools.cache
@@ -145,9 +163,36 @@ def api(app: Flask) -> Api:
     return Api(app.test_client())
 
 
+def upload(api: Api, data: bytes, filename: str, url: str = "/api/v1/models", method="POST"):
+    return api(method, url, data={"file": (io.BytesIO(data), filename)})
+
+
+def wait_loaded(api: Api) -> str:
+    """Poll DeepRacer's isModelLoading as its tools do (the load runs in the background)."""
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        state = api("GET", "/api/isModelLoading").json["isModelLoading"]
+        if state != "loading":
+            return state
+        time.sleep(0.05)
+    raise AssertionError("model still loading after 30 s")
+
+
 def copy_data(name: str, target: Path) -> Path:
     shutil.copy(DATA / name, target)
     return target
 
 
-__all__ = ["Api", "FakeClock", "bundle_tar", "copy_data", "log_in", "make_app", "replace"]
+__all__ = [
+    "Api",
+    "FakeClock",
+    "bundle_dir",
+    "bundle_tar",
+    "copy_data",
+    "log_in",
+    "make_app",
+    "replace",
+    "running",
+    "upload",
+    "wait_loaded",
+]
