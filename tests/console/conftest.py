@@ -9,6 +9,7 @@ import io
 import re
 import shutil
 import tarfile
+import time
 from collections.abc import Callable, Iterator
 from dataclasses import replace
 from pathlib import Path
@@ -22,6 +23,7 @@ from vehicle.core.camera import SyntheticSource
 from vehicle.core.car import DriveCore
 from vehicle.core.ipc import Channel
 from vehicle.core.link import DriveLink
+from vehicle.core.model import open_model
 from vehicle.core.pwm.mock import MockPwm
 from vehicle.model.synthetic import build_policy
 from vehicle.service.client import DriveClient
@@ -49,14 +51,27 @@ class FakeClock:
         self.now += seconds
 
 
+def bundle_files(n_outputs: int = 15, metadata: str = "sample_single_cam") -> dict[str, bytes]:
+    """A real model bundle's two files: a seeded ONNX network and DeepRacer metadata."""
+    return {
+        "model.onnx": build_policy(n_outputs, seed=1).SerializeToString(),
+        "model_metadata.json": (DATA / f"{metadata}.model_metadata.json").read_bytes(),
+    }
+
+
+def bundle_dir(folder: Path) -> Path:
+    """A bundle folder outside the store, as the shipped ``models/default`` is."""
+    folder.mkdir(parents=True)
+    for name, data in bundle_files().items():
+        (folder / name).write_bytes(data)
+    return folder
+
+
 def bundle_tar(n_outputs: int = 15, *, metadata: str = "sample_single_cam") -> bytes:
-    """A real model bundle (seeded ONNX network + DeepRacer metadata) as .tar.gz bytes."""
+    """A real model bundle as .tar.gz bytes."""
     buffer = io.BytesIO()
     with tarfile.open(fileobj=buffer, mode="w:gz") as tar:
-        for name, data in (
-            ("model.onnx", build_policy(n_outputs, seed=1).SerializeToString()),
-            ("model_metadata.json", (DATA / f"{metadata}.model_metadata.json").read_bytes()),
-        ):
+        for name, data in bundle_files(n_outputs, metadata).items():
             info = tarfile.TarInfo(name)
             info.size = len(data)
             tar.addfile(info, io.BytesIO(data))
@@ -74,11 +89,25 @@ def pwm() -> MockPwm:
 
 
 class LinkedCar:
-    """A drive core and the service linked to it, as the two processes hold them."""
+    """A drive core and the service linked to it, as the two processes hold them.
 
-    def __init__(self, settings: Settings, pwm: MockPwm, **car_options: object) -> None:
+    ``model_path`` names a bundle the car starts with (as ``--model``); models may open from
+    anywhere under the test's own folder.
+    """
+
+    def __init__(
+        self,
+        settings: Settings,
+        pwm: MockPwm,
+        *,
+        model_path: Path | None = None,
+        **car_options: object,
+    ) -> None:
+        if model_path is not None:
+            car_options["model"] = open_model(model_path, Path(model_path).name)
         self.car = DriveCore(settings, pwm, **car_options)
-        self.link = DriveLink(self.car, settings.link, model_roots=(settings.data_dir,))
+        roots = (settings.data_dir.parent,)
+        self.link = DriveLink(self.car, settings.link, model_roots=roots)
         drive_end, service_end = Channel.pair()
         self.link.start()
         self.link.attach(drive_end)
@@ -87,6 +116,12 @@ class LinkedCar:
         self.client.start()
         self.service = VehicleService(settings, self.client)
         self.client._on_log = self.service.drive_log
+
+    def running(self) -> LinkedCar:
+        """Camera and watchdog started, drive loop in a thread."""
+        self.car.start_background()
+        self.car.run_in_thread()
+        return self
 
     def close(self) -> None:
         if self.service is not None:
@@ -112,11 +147,8 @@ def make_linked(settings: Settings, pwm: MockPwm) -> Iterator[Callable[..., Link
 
 @pytest.fixture
 def linked(make_linked: Callable[..., LinkedCar]) -> LinkedCar:
-    """A running car: camera and watchdog started, drive loop in a thread, service linked."""
-    made = make_linked(source=SyntheticSource(fps=30.0))
-    made.car.start_background()
-    made.car.run_in_thread()
-    return made
+    """A running car with a synthetic camera and no model, its service linked."""
+    return make_linked(source=SyntheticSource(fps=30.0)).running()
 
 
 @pytest.fixture
@@ -184,6 +216,21 @@ def api(app: Flask) -> Api:
     return Api(app.test_client())
 
 
+def upload(api: Api, data: bytes, filename: str, url: str = "/api/v1/models", method="POST"):
+    return api(method, url, data={"file": (io.BytesIO(data), filename)})
+
+
+def wait_loaded(api: Api) -> str:
+    """Poll DeepRacer's isModelLoading as its tools do (the load runs in the background)."""
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        state = api("GET", "/api/isModelLoading").json["isModelLoading"]
+        if state != "loading":
+            return state
+        time.sleep(0.05)
+    raise AssertionError("model still loading after 30 s")
+
+
 def copy_data(name: str, target: Path) -> Path:
     shutil.copy(DATA / name, target)
     return target
@@ -193,9 +240,12 @@ __all__ = [
     "Api",
     "FakeClock",
     "LinkedCar",
+    "bundle_dir",
     "bundle_tar",
     "copy_data",
     "log_in",
     "make_app",
     "replace",
+    "upload",
+    "wait_loaded",
 ]

@@ -6,7 +6,6 @@ import io
 import json
 import logging
 import tarfile
-import time
 from pathlib import Path
 
 import pytest
@@ -16,24 +15,9 @@ from vehicle.config import ConsoleSettings, Settings
 from vehicle.core.pwm.mock import MockPwm
 from vehicle.service.facade import VehicleService
 
-from .conftest import DATA, Api, FakeClock, bundle_tar, make_app
+from .conftest import DATA, Api, FakeClock, bundle_tar, make_app, upload, wait_loaded
 
 STEER_MID, THROTTLE_MID = 1_450_000, 1_446_000  # DeepRacer's default calibration
-
-
-def upload(api: Api, data: bytes, filename: str, url: str = "/api/v1/models", method="POST"):
-    return api(method, url, data={"file": (io.BytesIO(data), filename)})
-
-
-def wait_loaded(api: Api) -> str:
-    """Poll DeepRacer's isModelLoading as its tools do (the load runs in the background)."""
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        state = api("GET", "/api/isModelLoading").json["isModelLoading"]
-        if state != "loading":
-            return state
-        time.sleep(0.05)
-    raise AssertionError("model still loading after 30 s")
 
 
 # -- status and driving ------------------------------------------------------------------

@@ -17,9 +17,9 @@ import platform
 import re
 import threading
 import time
-from dataclasses import asdict
+from dataclasses import asdict, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from calibration.model import Calibration, Channel
 from calibration.store import CalibrationStore, to_native
@@ -36,9 +36,11 @@ from vehicle.core.ipc import (
     Start,
     Stop,
 )
+from vehicle.core.metadata import METADATA_FILE, ModelError, load_metadata
 from vehicle.logbuffer import LogBuffer
 from vehicle.model import ModelStore
 from vehicle.model.bundle import strip_archive_suffix
+from vehicle.model.store import ModelInfo, describe_bundle
 from vehicle.runtime_state import (
     RuntimeState,
     check_mode,
@@ -54,6 +56,13 @@ log = logging.getLogger(__name__)
 LOAD_TIMEOUT_S = 120.0  # a DeepRacer-sized model opens in well under a second
 
 
+class BundledModel(NamedTuple):
+    """The model the car started with from outside the store: shipped, or ``--model PATH``."""
+
+    path: Path
+    info: ModelInfo
+
+
 class VehicleService:
     def __init__(self, settings: Settings, drive: DriveClient) -> None:
         self.settings = settings
@@ -66,6 +75,7 @@ class VehicleService:
         self._state = load_runtime_state(settings.runtime_state_path)
         self._calibration = self.calibration_store.load()
         self._loading = threading.Lock()
+        self._bundled: BundledModel | None = None
         self.model_loading = False
         self.model_error: str | None = None
         self.viewers = ViewerStream(
@@ -73,6 +83,7 @@ class VehicleService:
         )
         self.viewers.start()
         self._closed = False
+        self._active_model()  # a bundled model the car started with stays listed after a switch
 
     def close(self) -> None:
         """Stop the encoder and the log view; the drive link is its owner's to close."""
@@ -136,8 +147,44 @@ class VehicleService:
     # -- models ------------------------------------------------------------------------
 
     def list_models(self) -> list[dict]:
-        active = self.drive.status().get("model")
-        return [{**asdict(info), "active": info.name == active} for info in self.model_store.list()]
+        """The store's models, and the bundled one (shipped, or given with ``--model``) first.
+
+        A store model of the same name takes the name for loading and deleting, so then the
+        bundled one is listed only while it is the one loaded.
+        """
+        active, bundled_active = self._active_model()
+        store_active = None if bundled_active else active
+        entries = [
+            {**asdict(info), "active": info.name == store_active}
+            for info in self.model_store.list()
+        ]
+        if self._bundled is not None:
+            info = self._bundled.info
+            if bundled_active or all(entry["name"] != info.name for entry in entries):
+                entries.insert(0, {**asdict(info), "active": bundled_active})
+        return entries
+
+    def _active_model(self) -> tuple[str | None, bool]:
+        """The model driving now, and whether it is the bundled one (not from the store)."""
+        status = self.drive.status()
+        name, path = status.get("model"), status.get("model_path")
+        if not name or not path:
+            return None, False
+        if Path(path).resolve().parent == self.settings.models_dir.resolve():
+            return name, False
+        if self._bundled is None or self._bundled.path != Path(path):
+            self._bundled = _describe_bundled(name, Path(path))
+        return name, True
+
+    def _find_model(self, name: str) -> tuple[Path, bool]:
+        """Where the model ``name`` is, and whether it is the bundled one (the store first)."""
+        try:
+            return self.model_store.path(name), False
+        except ModelError:
+            self._active_model()  # the bundled model is known once it has driven
+            if self._bundled is not None and name == self._bundled.info.name:
+                return self._bundled.path, True
+            raise
 
     def install_model(self, upload_path: Path, filename: str) -> str:
         """Validate and install an upload; it appears in the list only once it is valid."""
@@ -147,7 +194,7 @@ class VehicleService:
 
     def load_model(self, name: str, *, wait: bool = False) -> None:
         """Load in the background; the current model drives until the new one is ready."""
-        path = self.model_store.path(name)  # validates the name before any thread starts
+        path, bundled = self._find_model(name)  # validates the name before any thread starts
         if not self._loading.acquire(blocking=False):
             raise ValueError("a model is already loading; try again when it is done")
         try:
@@ -157,13 +204,14 @@ class VehicleService:
             self.model_loading = False
             self._loading.release()
             raise
-        thread = threading.Thread(target=self._await_load, args=(name,), daemon=True)
+        thread = threading.Thread(target=self._await_load, args=(name, bundled), daemon=True)
         thread.start()
         if wait:
             thread.join()
 
-    def _await_load(self, name: str) -> None:
-        """Follow the drive's loader; remember the model once it drives."""
+    def _await_load(self, name: str, bundled: bool) -> None:
+        """Follow the drive's loader; remember the model once it drives (none: the bundled
+        one, so that the next start drives it again)."""
         try:
             deadline = time.monotonic() + LOAD_TIMEOUT_S
             status = self.drive.status()
@@ -175,7 +223,7 @@ class VehicleService:
             if status.get("model_loading"):
                 self.model_error = f"cannot load {name}: the drive process is still opening it"
             elif status.get("model") == name and not status.get("model_error"):
-                self._update_state(active_model=name)
+                self._update_state(active_model=None if bundled else name)
                 log.info("model %s loaded", name)
             else:
                 self.model_error = status.get("model_error") or f"cannot load {name}"
@@ -183,11 +231,25 @@ class VehicleService:
             self.model_loading = False
             self._loading.release()
 
-    def delete_model(self, name: str) -> None:
-        if self.drive.status().get("model") == name:
-            raise ValueError(f"model {name} is loaded; load another model before deleting it")
-        self.model_store.delete(name)
-        log.info("deleted model %s", name)
+    def delete_models(self, names: list[str]) -> None:
+        """Delete store models: all of them, or none when one cannot go (the reason raised)."""
+        names = list(dict.fromkeys(names))
+        for name in names:
+            self._check_deletable(name)
+        for name in names:
+            self.model_store.delete(name)
+            log.info("deleted model %s", name)
+
+    def _check_deletable(self, name: str) -> None:
+        _, bundled = self._find_model(name)
+        if bundled:
+            raise ModelError(
+                f"model {name} is the bundled model (shipped, or given with --model), not an "
+                "upload: it cannot be deleted"
+            )
+        active, bundled_active = self._active_model()
+        if not bundled_active and active == name:
+            raise ModelError(f"model {name} is loaded; load another model before deleting it")
 
     # -- calibration -------------------------------------------------------------------
 
@@ -276,6 +338,14 @@ class VehicleService:
     @property
     def runtime_state(self) -> RuntimeState:
         return self._state
+
+
+def _describe_bundled(name: str, path: Path) -> BundledModel:
+    try:
+        space = load_metadata(path / METADATA_FILE).action_space
+    except ModelError:
+        space = None
+    return BundledModel(path, replace(describe_bundle(name, path, space), bundled=True))
 
 
 def model_name_for(filename: str) -> str:

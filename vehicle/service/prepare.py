@@ -1,9 +1,9 @@
 """Check a model named on the command line in a worker process, before the drive opens it.
 
 The drive process never parses an archive or runs the ONNX checker: a worker does, under a
-time and a memory limit, and answers with the folder the drive may open (the bundle itself
-for a folder; for an archive, its files extracted into a cache keyed by the archive's
-sha256, so the next start is a cache hit).
+time and a memory limit, and answers with the folder the drive may open: the bundle's files,
+checked and copied into a cache keyed by their sha256 (inside the data directory, where the
+drive may open models from, and where the next start finds them already checked).
 """
 
 from __future__ import annotations
@@ -54,33 +54,35 @@ def prepare_in_worker(
     return Path(answer["path"])
 
 
+def _digest(files: list[Path]) -> str:
+    digest = hashlib.sha256()
+    for path in files:
+        with open(path, "rb") as f:
+            for chunk in iter(lambda: f.read(1 << 20), b""):
+                digest.update(chunk)
+    return digest.hexdigest()
+
+
 def _prepare(source: Path, cache_dir: Path) -> Path:
     from vehicle.model.archive import extract_archive, find_bundle_root
     from vehicle.model.bundle import is_archive, load_directory
 
-    if source.is_dir():
-        root = find_bundle_root(source)
-        load_directory(root, source.name)
-        return root
-    if not (source.is_file() and is_archive(source)):
+    if not (source.is_dir() or (source.is_file() and is_archive(source))):
         raise ModelError(f"{source} is neither a model folder nor a .tar.gz archive")
-    digest = hashlib.sha256()
-    with open(source, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            digest.update(chunk)
-    target = cache_dir / digest.hexdigest()
-    if (target / ONNX_FILE).is_file() and (target / METADATA_FILE).is_file():
-        return target
     cache_dir.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=".prepare-", dir=cache_dir))
     try:
-        root = find_bundle_root(extract_archive(source, staging))
-        load_directory(root, source.name)
-        bundle = staging / "bundle"
-        bundle.mkdir()
-        for name in (ONNX_FILE, METADATA_FILE):
-            shutil.copyfile(root / name, bundle / name)
-        os.replace(bundle, target)
+        unpacked = source if source.is_dir() else extract_archive(source, staging)
+        root = find_bundle_root(unpacked)
+        files = [root / ONNX_FILE, root / METADATA_FILE]
+        target = cache_dir / _digest(files)
+        if not target.is_dir():
+            load_directory(root, source.name)
+            bundle = staging / "bundle"
+            bundle.mkdir()
+            for path in files:
+                shutil.copyfile(path, bundle / path.name)
+            os.replace(bundle, target)
     finally:
         shutil.rmtree(staging, ignore_errors=True)
     return target
