@@ -79,7 +79,6 @@ class DriveClient:
         self._pending: dict[int, _Pending] = {}
         self._lock = threading.Lock()
         self._status: dict[str, Any] = {}
-        self._status_at = -float("inf")
         self.closed = threading.Event()  # set when the drive's end is gone
         self.frames: FrameReader | None = None
         self.steps: StepReader | None = None
@@ -161,10 +160,15 @@ class DriveClient:
     # -- status ------------------------------------------------------------------------
 
     def status(self) -> dict[str, Any]:
-        """The drive's newest status, plus how old it is and whether the link is up."""
+        """The drive's newest status, plus how old it is and whether the link is up.
+
+        The age is the drive's own time stamp against our clock (CLOCK_MONOTONIC is one clock
+        for every process on the machine), so statuses that waited in the socket while this
+        process was frozen read as old, however recently they were received.
+        """
         with self._lock:
-            status, at = self._status, self._status_at
-        age = time.monotonic() - at
+            status = self._status
+        age = time.monotonic() - float(status.get("t", -float("inf")))
         return {
             **status,
             "link": {
@@ -197,7 +201,7 @@ class DriveClient:
         status = message.get("status")
         if isinstance(status, dict):
             with self._lock:
-                self._status, self._status_at = status, time.monotonic()
+                self._status = status
         request_id = message.get("re")
         if request_id is not None:
             with self._lock:
