@@ -6,6 +6,7 @@ import io
 import json
 import logging
 import tarfile
+import time
 from pathlib import Path
 
 import pytest
@@ -372,3 +373,40 @@ def test_unknown_api_route_is_json_404(api: Api) -> None:
     response = api("GET", "/api/logs/../../etc/passwd")
     assert response.status_code == 404
     assert response.json["success"] is False
+
+
+# -- the drive's step records ------------------------------------------------------------
+
+
+def test_each_drive_step_reaches_the_console_as_one_record(
+    make_linked, settings: Settings, tmp_path: Path
+) -> None:
+    """Frames through the real drive core; records through the shared-memory step ring."""
+    from vehicle.core.camera import SyntheticSource
+
+    from .conftest import bundle_dir
+
+    linked = make_linked(
+        source=SyntheticSource(fps=30.0),
+        model_path=bundle_dir(tmp_path / "shipped" / "m"),
+        mode="autonomous",
+        throttle_limit=1.0,
+    ).running()
+    api = Api(make_app(linked.service, settings).test_client())
+    assert api("POST", "/api/v1/start").json["success"]
+    deadline = time.monotonic() + 20
+    records: list[dict] = []
+    while len(records) < 10 and time.monotonic() < deadline:
+        time.sleep(0.1)
+        records = api("GET", "/api/v1/steps?n=50").json["steps"]
+    assert len(records) >= 10
+    seqs = [r["seq"] for r in records]
+    assert seqs == sorted(seqs) and len(set(seqs)) == len(seqs)
+    last = records[-1]
+    assert last["state"] == "autonomous" and 0 <= last["action"] < 15
+    assert len(last["outputs"]) == 15 and abs(sum(last["outputs"]) - 1) < 1e-4
+    assert last["latency_ms"] >= last["inference_ms"] > 0 and last["preprocess_ms"] > 0
+    table = linked.car.drive.active.table
+    row = table.rows()[last["action"]]
+    assert last["pulses"]["steering"] == row["steer_ns"]  # what the outputs held
+    assert api("GET", "/api/v1/steps?n=0").status_code == 400

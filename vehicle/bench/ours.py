@@ -127,12 +127,12 @@ class OursLoop:
         port = free_port()
         link = DriveLink(car, settings.link, model_roots=(settings.data_dir,))
         link.start()
-        stack.callback(link.close)
         command = [sys.executable, "-m", "vehicle", "--data-dir", str(settings.data_dir)]
         command += ["console", "--host", "127.0.0.1", "--port", str(port)]
         child = ConsoleChild(link, command)
         child.start()
         stack.callback(child.stop)
+        stack.callback(link.close)  # first: the console's leaving at the end is no news
         deadline = time.monotonic() + ATTACH_TIMEOUT_S
         while link.service_pid is None:
             if time.monotonic() > deadline or child.process.poll() is not None:

@@ -49,6 +49,7 @@ from vehicle.runtime_state import (
     save_runtime_state,
 )
 from vehicle.service.client import DriveClient, DriveUnavailable
+from vehicle.service.steps import StepFeed
 from vehicle.service.viewers import ViewerStream
 
 log = logging.getLogger(__name__)
@@ -82,6 +83,8 @@ class VehicleService:
             drive, max_fps=settings.console.viewer_max_fps, overlay_source=self._last_action
         )
         self.viewers.start()
+        self.steps = StepFeed(drive.steps)
+        self.steps.start()
         self._closed = False
         self._active_model()  # a bundled model the car started with stays listed after a switch
 
@@ -91,6 +94,7 @@ class VehicleService:
             return
         self._closed = True
         self.viewers.stop()
+        self.steps.stop()
         logging.getLogger().removeHandler(self.logs)
 
     # -- driving -----------------------------------------------------------------------
@@ -130,6 +134,11 @@ class VehicleService:
             if not -1.0 <= value <= 1.0:
                 raise ValueError(f"{name} must be in [-1, 1], got {value}")
         self.drive.request(ManualDrive(float(steer), float(throttle)))
+
+    def recent_steps(self, n: int) -> dict[str, Any]:
+        """The drive's newest step records, and how many this process missed."""
+        self.steps.poll()
+        return {"steps": self.steps.recent(n), "missed": self.steps.missed}
 
     # -- camera ------------------------------------------------------------------------
 
