@@ -97,6 +97,19 @@ class LoopSettings:
 
 
 @dataclass(frozen=True)
+class LinkSettings:
+    """The drive link between the drive process and the service process (DESIGN.md 1)."""
+
+    service_silence_s: float = 1.0  # a service silent this long while driving stops the car
+    ping_interval_s: float = 0.25  # the service's heartbeat to the drive
+    status_interval_s: float = 0.1  # the drive's status pushes to the service
+    socket: Path | None = None  # where a separately started service connects (systemd);
+    # None: ``drive.sock`` in the data directory
+    restart_delay_s: float = 1.0  # a crashed console process is restarted after this (doubling)
+    service_nice: int = 5  # the service process yields the CPU to the drive process
+
+
+@dataclass(frozen=True)
 class ConsoleSettings:
     host: str = "127.0.0.1"
     port: int = 8443
@@ -130,16 +143,12 @@ class Settings:
     pwm: PwmSettings = field(default_factory=PwmSettings)
     loop: LoopSettings = field(default_factory=LoopSettings)
     console: ConsoleSettings = field(default_factory=ConsoleSettings)
+    link: LinkSettings = field(default_factory=LinkSettings)
     model: ModelSettings = field(default_factory=ModelSettings)
 
     @property
     def models_dir(self) -> Path:
         return self.data_dir / "models"
-
-    @property
-    def prepared_cache_dir(self) -> Path:
-        """Prepared models for paths given on the command line, keyed by checksum."""
-        return self.data_dir / "cache" / "prepared"
 
     @property
     def calibration_path(self) -> Path:
@@ -160,6 +169,16 @@ class Settings:
     @property
     def password_path(self) -> Path:
         return self.data_dir / "password"
+
+    @property
+    def drive_socket_path(self) -> Path:
+        return Path(self.link.socket) if self.link.socket else self.data_dir / "drive.sock"
+
+    @property
+    def prepared_models_dir(self) -> Path:
+        """Models named on the command line, prepared (vehicle.model.prepare), keyed by the
+        checksum of the original."""
+        return self.data_dir / "prepared"
 
 
 def _merge(obj: Any, values: dict[str, Any], where: str) -> Any:

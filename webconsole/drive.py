@@ -9,9 +9,11 @@ from flask import Blueprint, render_template
 from vehicle.runtime_state import DRIVE_MODES
 from webconsole.auth import logged_in, public, render_login
 from webconsole.context import console
-from webconsole.responses import InputError, choice, json_body, number, ok
+from webconsole.responses import InputError, choice, json_body, number, ok, query_int
 
 bp = Blueprint("drive", __name__)
+
+MAX_STEPS = 600
 
 
 @bp.route("/")
@@ -26,6 +28,12 @@ def index() -> Any:
 @bp.route("/api/v1/status")
 def status() -> Any:
     return ok(status=console().service.status())
+
+
+@bp.route("/api/v1/steps")
+def steps() -> Any:
+    """One record per drive step (newest last): action, outputs, pulses, timings, state."""
+    return ok(**console().service.recent_steps(query_int("n", 100, 1, MAX_STEPS)))
 
 
 @bp.route("/api/v1/mode", methods=["PUT"])

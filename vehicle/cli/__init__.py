@@ -14,7 +14,17 @@ from pathlib import Path
 from vehicle import __version__
 from vehicle.config import load_settings
 
-SUBCOMMANDS = ("drive", "neutral", "model", "calibration", "sim", "password", "bench", "hil")
+SUBCOMMANDS = (
+    "drive",
+    "console",
+    "neutral",
+    "model",
+    "calibration",
+    "sim",
+    "password",
+    "bench",
+    "hil",
+)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -17,7 +17,7 @@ from pathlib import Path
 from hil_rig.client import RigClient
 from hil_rig.emulator import FAULTS, Emulator
 from hil_rig.harness import Harness, HarnessOptions, Report
-from vehicle.cli.drive import DEFAULT_MODEL
+from vehicle.cli.drive_process import DEFAULT_MODEL
 from vehicle.cli.pwm_options import add_pwm_arguments
 from vehicle.config import Settings
 

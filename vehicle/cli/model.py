@@ -75,7 +75,7 @@ def _calibration(args: argparse.Namespace, settings: Settings) -> tuple[Any, str
 
 
 def _table(args: argparse.Namespace, settings: Settings, space: Any) -> tuple[Any, str]:
-    from vehicle.cli.drive import percent_to_fraction
+    from vehicle.cli.drive_process import percent_to_fraction
     from vehicle.core.actions import ActionTable
 
     calibration, source = _calibration(args, settings)
@@ -88,7 +88,7 @@ def _open(args: argparse.Namespace, settings: Settings, path: Path) -> tuple[Any
     from vehicle.model.worker import prepare_in_worker
 
     prepared = prepare_in_worker(
-        path, settings.prepared_cache_dir, metadata=args.metadata, limits=settings.model
+        path, settings.prepared_models_dir, metadata=args.metadata, limits=settings.model
     )
     metadata, policy = open_prepared(prepared.directory)
     return prepared, metadata, policy

@@ -14,16 +14,18 @@ import time
 from pathlib import Path
 from typing import TextIO
 
-from vehicle.cli.drive import (
-    DEFAULT_MODEL,
+from vehicle.cli.drive_process import (
     add_console_arguments,
+    attached_console,
     install_signal_handlers,
+    open_start_model,
     percent_to_fraction,
-    start_console,
 )
 from vehicle.cli.live_line import LiveLine
 from vehicle.config import Settings
-from vehicle.sim.session import SimClock, Simulation, build_service, run_lockstep, run_realtime
+from vehicle.core.model import LoadedModel
+from vehicle.runtime_state import RuntimeState
+from vehicle.sim.session import SimClock, Simulation, build_core, run_lockstep, run_realtime
 from vehicle.sim.track import Track, load_track
 
 
@@ -49,8 +51,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace, settings: Settings) -> int:
-    if args.headless and args.console:
-        raise ValueError("--headless and --console exclude each other")
+    if args.headless and (args.console or args.listen):
+        raise ValueError("--headless runs in one process, without a console")
     if args.laps <= 0:
         raise ValueError(f"--laps must be positive, got {args.laps}")
     track = load_track(args.track)
@@ -58,7 +60,7 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
     if max_time <= 0:
         raise ValueError(f"--max-time must be positive, got {max_time}")
     limit = percent_to_fraction(args.throttle_limit)
-    model = args.model or DEFAULT_MODEL
+    model = open_start_model(args.model, RuntimeState(), settings)
     if args.headless:
         result = _headless(track, model, settings, limit, args.laps, max_time)
     else:
@@ -76,21 +78,26 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _headless(
-    track: Track, model: Path, settings: Settings, limit: float | None, laps: int, max_time: float
+    track: Track,
+    model: LoadedModel,
+    settings: Settings,
+    limit: float | None,
+    laps: int,
+    max_time: float,
 ) -> dict:
     clock = SimClock()
-    service, backend = build_service(settings, model, clock, throttle_limit=limit)
+    car, backend = build_core(settings, model, clock, throttle_limit=limit)
     try:
-        sim = Simulation(track, service, backend, clock)
-        service.start()
+        sim = Simulation(track, car, backend, clock)
+        car.start()
         return run_lockstep(sim, clock, laps, max_time)
     finally:
-        service.close()
+        car.close()
 
 
 def _realtime(
     track: Track,
-    model: Path,
+    model: LoadedModel,
     settings: Settings,
     limit: float | None,
     args: argparse.Namespace,
@@ -98,23 +105,17 @@ def _realtime(
 ) -> dict:
     stop = threading.Event()
     install_signal_handlers(stop)
-    service, backend = build_service(
-        settings, model, time.monotonic, throttle_limit=limit, lockstep=False
-    )
-    console = None
+    car, backend = build_core(settings, model, time.monotonic, throttle_limit=limit, lockstep=False)
     status = _StatusLine(args.laps)
     try:
-        sim = Simulation(track, service, backend, time.monotonic)
-        service.start_background()
-        service.run_in_thread()
-        if args.console:
-            console = start_console(service, settings, args)
-        service.start()
-        return run_realtime(sim, args.laps, max_time, stop.is_set, status)
+        sim = Simulation(track, car, backend, time.monotonic)
+        car.start_background()
+        car.run_in_thread()
+        with attached_console(car, settings, args):
+            car.start()
+            return run_realtime(sim, args.laps, max_time, stop.is_set, status)
     finally:
-        if console is not None:
-            console.stop()
-        service.close()
+        car.close()
         status.end()
 
 
@@ -128,14 +129,14 @@ class _StatusLine:
     def __call__(self, sim: Simulation) -> None:
         if not self.line.due():
             return
-        status = sim.service.status()
+        status = sim.core.status()
         judge = sim.judge
         self.line.show(
             f"lap {min(len(judge.laps) + 1, self.laps)}/{self.laps}  "
             f"progress {judge.progress:5.1f} %  off track {judge.off_track}  "
             f"speed {sim.car.state.speed:4.2f} m/s  {status['state']}  "
             f"{status['loop_hz']:4.1f} Hz",
-            status["fault"],
+            status["fault"] or status["stop_reason"],
         )
 
     def end(self) -> None:

@@ -24,7 +24,7 @@ _EXPORTS = {
     "open_prepared": "vehicle.core.policy",
     "FrameError": "vehicle.core.preprocess",
     "Preprocessor": "vehicle.core.preprocess",
-    "LoadedModel": "vehicle.model.bundle",
+    "LoadedModel": "vehicle.core.model",
     "load_bundle": "vehicle.model.bundle",
     "ModelInfo": "vehicle.model.store",
     "ModelStore": "vehicle.model.store",

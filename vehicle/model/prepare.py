@@ -27,7 +27,6 @@ import os
 import shutil
 import tempfile
 import time
-from dataclasses import dataclass
 from pathlib import Path
 
 from vehicle import __version__
@@ -43,20 +42,13 @@ from vehicle.core.prepared import (
 )
 from vehicle.model.archive import extract_archive
 from vehicle.model.layout import ModelSource, find_model, is_archive, model_file_source
+from vehicle.model.worker import TEMP_PREFIX, PreparedModel
 
 SOURCE_DIR = "source"
 ONNX_MODEL = "model.onnx"
-TEMP_PREFIX = ".tmp-"  # + the worker's pid: a killed worker's leftovers can be found
 STALE_TEMP_S = 3600.0
 MAX_METADATA_BYTES = 1024 * 1024
 _CHUNK = 1024 * 1024
-
-
-@dataclass(frozen=True)
-class PreparedModel:
-    directory: Path  # the prepared bundle, for open_prepared
-    stamp: PreparedStamp
-    cache_hit: bool
 
 
 def sha256_file(path: Path) -> str:

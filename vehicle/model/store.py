@@ -30,7 +30,7 @@ from pathlib import Path
 
 from vehicle.atomic import fsync_dir
 from vehicle.config import ModelSettings
-from vehicle.core.metadata import METADATA_FILE, ModelError, load_metadata, one_line
+from vehicle.core.metadata import METADATA_FILE, ActionSpace, ModelError, load_metadata, one_line
 from vehicle.core.prepared import PREPARED_FILE, read_stamp
 from vehicle.model.bundle import model_name
 from vehicle.model.prepare import prune_cache
@@ -54,6 +54,37 @@ class ModelInfo:
     size_bytes: int
     mtime: float
     error: str | None  # why the model cannot be used (state "error"), or None
+    bundled: bool = False  # shipped or given with --model: not in the store, never deleted
+
+
+def describe_bundle(
+    name: str, path: Path, space: ActionSpace | None, error: str | None = None
+) -> ModelInfo:
+    """A model's listing: what it was prepared from and for (when it is a prepared bundle),
+    its action space, and the size and time of its folder (every file in it) or archive."""
+    path = Path(path)
+    files = [path] if path.is_file() else [f for f in path.rglob("*") if f.is_file()]
+    stamp, source_format, engine = None, None, None
+    if path.is_dir() and (path / PREPARED_FILE).exists():
+        try:
+            stamp = read_stamp(path)
+            source_format, engine = stamp.source.format, stamp.engine
+        except ModelError as exc:
+            error = error or one_line(exc)
+    elif path.is_dir() and (path / "model.onnx").is_file():
+        source_format, engine = "onnx", "onnxruntime"  # the shipped bundle, opened as it is
+    return ModelInfo(
+        name=name,
+        state="error" if error else "ready",
+        format=source_format,
+        engine=engine,
+        sha256=stamp.source.sha256 if stamp else None,
+        action_space_type=space.type if space is not None else None,
+        action_count=space.n_outputs if space is not None and space.type == "discrete" else None,
+        size_bytes=sum(f.stat().st_size for f in files),
+        mtime=path.stat().st_mtime,
+        error=error,
+    )
 
 
 def validate_name(name: object) -> str:
@@ -173,32 +204,16 @@ class ModelStore:
         fsync_dir(self.models_dir)
 
     def _info(self, folder: Path) -> ModelInfo:
-        files = [f for f in folder.rglob("*") if f.is_file()]
-        size = sum(f.stat().st_size for f in files)
-        mtime = folder.stat().st_mtime
-        stamp, problem = None, None
-        try:
-            stamp = read_stamp(folder)
-        except ModelError as exc:
-            problem = one_line(exc)
-            if not (folder / PREPARED_FILE).exists() and (folder / "model.onnx").is_file():
+        problem = None
+        if not (folder / PREPARED_FILE).exists():
+            problem = f"not a prepared model (no {PREPARED_FILE})"
+            if (folder / "model.onnx").is_file():
                 problem = "installed by an older version (not prepared); install it again"
         try:
             space = load_metadata(folder / METADATA_FILE).action_space
         except ModelError as exc:
             space, problem = None, problem or one_line(exc)
-        return ModelInfo(
-            name=folder.name,
-            state="error" if problem else "ready",
-            format=stamp.source.format if stamp else None,
-            engine=stamp.engine if stamp else None,
-            sha256=stamp.source.sha256 if stamp else None,
-            action_space_type=space.type if space else None,
-            action_count=space.n_outputs if space and space.type == "discrete" else None,
-            size_bytes=size,
-            mtime=mtime,
-            error=problem,
-        )
+        return describe_bundle(folder.name, folder, space, problem)
 
     def _remove_stale_staging(self) -> None:
         cutoff = time.time() - _STALE_STAGING_S

@@ -28,14 +28,15 @@ import shutil
 import signal
 import subprocess
 import sys
-from dataclasses import asdict
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
 from vehicle.config import ModelSettings
 from vehicle.core.metadata import ModelError, one_line
-from vehicle.core.prepared import parse_stamp
+from vehicle.core.prepared import PreparedStamp, parse_stamp
 
+TEMP_PREFIX = ".tmp-"  # + the worker's pid: what a killed worker left can be found
 WORKER_NICE = 10  # below the drive process and the console
 CPU_GRACE_S = 5.0  # the CPU limit backs up the parent's wall-time kill
 STDERR_TAIL_CHARS = 500
@@ -51,14 +52,21 @@ MEMORY_MARKERS = (
 log = logging.getLogger(__name__)
 
 
+@dataclass(frozen=True)
+class PreparedModel:
+    """A prepared bundle, as ``prepare`` (in the worker) and ``prepare_in_worker`` return it."""
+
+    directory: Path  # what open_prepared / open_model opens
+    stamp: PreparedStamp
+    cache_hit: bool
+
+
 def _limits_argument(limits: ModelSettings) -> str:
     return json.dumps(asdict(limits))
 
 
 def _remove_leftovers(cache_root: Path, pid: int) -> None:
     """A killed worker's temporary folders (its pid is in their names)."""
-    from vehicle.model.prepare import TEMP_PREFIX
-
     for entry in Path(cache_root).glob(f"{TEMP_PREFIX}{pid}-*"):
         shutil.rmtree(entry, ignore_errors=True)
 
@@ -80,14 +88,13 @@ def prepare_in_worker(
     *,
     metadata: Path | None = None,
     limits: ModelSettings | None = None,
-) -> Any:
+) -> PreparedModel:
     """Prepare ``source`` into ``cache_root`` in a worker process; see ``vehicle.model.prepare``.
 
-    Returns a ``PreparedModel``. On any failure raises ``ModelError`` with one line of
-    reason, and nothing is left in ``cache_root`` but what was there before.
+    On any failure raises ``ModelError`` with one line of reason, and nothing is left in
+    ``cache_root`` but what was there before. Imports nothing heavy: a process that only
+    starts workers (the drive process given ``--model``) stays light.
     """
-    from vehicle.model.prepare import PreparedModel
-
     limits = limits or ModelSettings()
     cache_root = Path(cache_root)
     cache_root.mkdir(parents=True, exist_ok=True)
