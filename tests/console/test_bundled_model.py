@@ -44,6 +44,10 @@ def test_the_loaded_bundled_model_is_listed_and_marked(bundled_api: Api, shipped
         "name": "default",
         "bundled": True,
         "active": True,
+        "state": "ready",
+        "format": "onnx",  # the shipped bundle runs as it is: no prepared stamp, no checksum
+        "engine": "onnxruntime",
+        "sha256": None,
         "action_space_type": "discrete",
         "action_count": 15,
         "size_bytes": sum(len(data) for data in snapshot(shipped).values()),
