@@ -151,3 +151,14 @@ def test_the_graph_wins_over_copies_beside_it(write_export, data_dir, tmp_path, 
     out = capsys.readouterr().out.splitlines()
     assert out[0].endswith("OK, discrete (10 actions), NHWC input, sensor FRONT_FACING_CAMERA")
     assert out[1].startswith("prepared: DeepRacer TensorFlow export -> openvino")
+
+
+def test_the_simulator_drives_an_export(export_archive, data_dir, capsys):
+    """``vehicle sim --model`` takes the export as downloaded (prepared on the way in)."""
+    from vehicle.cli import main as vehicle
+
+    argv = ["--data-dir", str(data_dir), "sim", "--track", "Oval_track", "--headless", "--json"]
+    argv += ["--model", str(export_archive("ppo_discrete_tiny_camera")), "--max-time", "2"]
+    assert vehicle(argv) == 0
+    result = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert result["track"] and result["progress"] > 0  # it moved (random weights: not far)
