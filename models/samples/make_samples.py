@@ -479,24 +479,29 @@ def make_graph(kind: Kind, images, tf_outputs: dict) -> None:
 
 def make_tflite(images) -> None:
     """The tiny camera network again, through the TFLite converter (same weights: the
-    recipe seeds come from the kind's name, so TensorFlow's outputs are the .pb's)."""
+    recipe seeds come from the kind's name, so TensorFlow's outputs are the .pb's): fp32
+    in ``tiny/``, and with fp16 weights (the community car's default) in ``tiny-fp16/``."""
     kind = next(k for k in KINDS if k.name == TFLITE_KIND)
     metadata = metadata_for(kind)
     graph, inputs, output, _ = build(kind, metadata)
     frozen, _ = freeze(graph, inputs, output, {})
-    target = TEST_DATA / "deepracer" / "tiny"
-    target.mkdir(parents=True, exist_ok=True)
-    with tf.Graph().as_default() as g:
-        tf.import_graph_def(frozen, name="")
-        with v1.Session(graph=g) as session:
-            placeholder = g.get_tensor_by_name(f"{inputs[0]}:0")
-            placeholder.set_shape([1, 120, 160, 1])
-            converter = v1.lite.TFLiteConverter.from_session(
-                session, [placeholder], [g.get_tensor_by_name(f"{output}:0")]
-            )
-            (target / "model.tflite").write_bytes(converter.convert())
-    (target / "model_metadata.json").write_text(json.dumps(metadata, indent=2) + "\n")
-    print(f"tiny tflite: {(target / 'model.tflite').stat().st_size} bytes")
+    for folder, fp16 in (("tiny", False), ("tiny-fp16", True)):
+        target = TEST_DATA / "deepracer" / folder
+        target.mkdir(parents=True, exist_ok=True)
+        with tf.Graph().as_default() as g:
+            tf.import_graph_def(frozen, name="")
+            with v1.Session(graph=g) as session:
+                placeholder = g.get_tensor_by_name(f"{inputs[0]}:0")
+                placeholder.set_shape([1, 120, 160, 1])
+                converter = v1.lite.TFLiteConverter.from_session(
+                    session, [placeholder], [g.get_tensor_by_name(f"{output}:0")]
+                )
+                if fp16:
+                    converter.optimizations = [tf.lite.Optimize.DEFAULT]
+                    converter.target_spec.supported_types = [tf.float16]
+                (target / "model.tflite").write_bytes(converter.convert())
+        (target / "model_metadata.json").write_text(json.dumps(metadata, indent=2) + "\n")
+        print(f"{folder} tflite: {(target / 'model.tflite').stat().st_size} bytes")
 
 
 def main() -> None:

@@ -111,6 +111,18 @@ def test_tflite_alone(tmp_path, tf_reference, data_dir, capsys):
     )
 
 
+def test_tflite_with_fp16_weights(tmp_path, tf_reference, data_dir, capsys):
+    """The community car's default: weights stored in fp16, dequantized at load."""
+    folder = tmp_path / "lite16"
+    shutil.copytree(DATA / "deepracer" / "tiny-fp16", folder)
+    records = predict(data_dir, folder, FRAMES, capsys=capsys)
+    reference = tf_reference["ppo_discrete_tiny_camera"]
+    for record in records:
+        expected = np.array(reference[Path(record["image"]).name])
+        np.testing.assert_allclose(record["outputs"], expected, atol=5e-3)
+        assert record["action"]["index"] == int(expected.argmax())
+
+
 def _openvino_ir(graph: Path, target: Path, *, nchw: bool) -> Path:
     """IR as the stock car's model optimizer leaves it beside the graph (NCHW there)."""
     from vehicle.core.openvino_policy import import_runtime
