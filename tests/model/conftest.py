@@ -57,6 +57,26 @@ def make_bundle(tmp_path: Path) -> Callable[..., Path]:
     return make
 
 
+def run_model_cli(argv: list[str]) -> int:
+    """``vehicle [--data-dir D] model ...`` as vehicle.cli.main dispatches it (errors raise,
+    so tests see the exception main() would turn into exit status 1)."""
+    import argparse
+
+    from vehicle.cli.model import register
+    from vehicle.config import load_settings
+
+    parser = argparse.ArgumentParser(prog="vehicle")
+    parser.add_argument("--data-dir", type=Path)
+    register(parser.add_subparsers(dest="command", required=True))
+    args = parser.parse_args(argv)
+    return args.func(args, load_settings(data_dir=args.data_dir))
+
+
+@pytest.fixture(name="model_cli")
+def model_cli_fixture() -> Callable[[list[str]], int]:
+    return run_model_cli
+
+
 # As a fixture: with --import-mode=importlib test modules cannot import conftest.
 @pytest.fixture(name="tar_bundle")
 def tar_bundle_fixture() -> Callable[..., Path]:

@@ -9,16 +9,12 @@ the same frames were stored when the samples were made (models/samples/make_samp
 
 from __future__ import annotations
 
-import argparse
 import json
 import shutil
 from pathlib import Path
 
 import numpy as np
 import pytest
-
-from vehicle.cli.model import register
-from vehicle.config import load_settings
 
 DATA = Path(__file__).resolve().parents[1] / "data"
 FRAMES = DATA / "frames"
@@ -33,25 +29,22 @@ KINDS = [
 ]
 
 
-def main(argv: list[str]) -> int:
-    """``vehicle ...`` as vehicle.cli.main dispatches it (global options first)."""
-    parser = argparse.ArgumentParser(prog="vehicle")
-    parser.add_argument("--data-dir", type=Path)
-    register(parser.add_subparsers(dest="command", required=True))
-    args = parser.parse_args(argv)
-    return args.func(args, load_settings(data_dir=args.data_dir))
-
-
 @pytest.fixture(scope="module")
 def data_dir(tmp_path_factory) -> Path:
     """One car for the module: each export is prepared once, then found in its cache."""
     return tmp_path_factory.mktemp("car")
 
 
-def predict(data_dir: Path, model: Path, *images: Path, capsys) -> list[dict]:
-    argv = ["--data-dir", str(data_dir), "model", "predict", str(model), *map(str, images)]
-    assert main([*argv, "--json"]) == 0
-    return json.loads(capsys.readouterr().out)
+@pytest.fixture
+def predict(data_dir: Path, model_cli, capsys):
+    """``vehicle model predict MODEL IMAGE... --json`` on this module's car."""
+
+    def run(model: Path, *images: Path) -> list[dict]:
+        argv = ["--data-dir", str(data_dir), "model", "predict", str(model), *map(str, images)]
+        assert model_cli([*argv, "--json"]) == 0
+        return json.loads(capsys.readouterr().out)
+
+    return run
 
 
 def assert_agrees(records: list[dict], reference: dict[str, list[float]]) -> None:
@@ -66,10 +59,10 @@ def assert_agrees(records: list[dict], reference: dict[str, list[float]]) -> Non
 
 
 @pytest.mark.parametrize("kind", KINDS)
-def test_physical_car_export_matches_tensorflow(kind, write_export, tf_reference, data_dir, capsys):
+def test_physical_car_export_matches_tensorflow(kind, export_archive, tf_reference, predict):
     """The .tar.gz DeepRacer's console downloads: a top folder, agent/model.pb, leftovers."""
-    archive = write_export(kind)
-    records = predict(data_dir, archive, FRAMES, capsys=capsys)
+    archive = export_archive(kind)
+    records = predict(archive, FRAMES)
     assert_agrees(records, tf_reference[kind])
     action = records[0]["action"]
     assert set(action) == {"index", "steering_angle", "speed", "steer_norm", "throttle_norm"}
@@ -78,44 +71,38 @@ def test_physical_car_export_matches_tensorflow(kind, write_export, tf_reference
         assert -1.0 <= action["steer_norm"] <= 1.0 and 0.0 <= action["throttle_norm"] <= 1.0
 
 
-def test_continuous_action_is_the_outputs_mapped_onto_the_ranges(export_archive, data_dir, capsys):
+def test_continuous_action_is_the_outputs_mapped_onto_the_ranges(export_archive, predict):
     kind = "sac_continuous_shallow_camera"
-    (record, *_) = predict(data_dir, export_archive(kind), FRAMES, capsys=capsys)
+    (record, *_) = predict(export_archive(kind), FRAMES)
     steer, speed = np.clip(record["outputs"], -1.0, 1.0)
     # continuous.model_metadata.json: steering -25..27 deg, speed 1..3.3 m/s
     assert record["action"]["steering_angle"] == pytest.approx(-25 + (steer + 1) / 2 * 52)
     assert record["action"]["speed"] == pytest.approx(1 + (speed + 1) / 2 * 2.3)
 
 
-def test_the_cars_artifacts_layout(write_export, tf_reference, data_dir, capsys):
+def test_the_cars_artifacts_layout(write_export, tf_reference, predict):
     """One .pb at the root, named after the model, and checksum.txt."""
     folder = write_export("ppo_discrete_tiny_camera", "artifacts", archive=False)
-    assert_agrees(
-        predict(data_dir, folder, FRAMES, capsys=capsys), tf_reference["ppo_discrete_tiny_camera"]
-    )
+    assert_agrees(predict(folder, FRAMES), tf_reference["ppo_discrete_tiny_camera"])
 
 
-def test_a_loose_graph_with_its_metadata_one_folder_up(
-    write_export, tf_reference, data_dir, capsys
-):
+def test_a_loose_graph_with_its_metadata_one_folder_up(write_export, tf_reference, predict):
     folder = write_export("ppo_discrete_tiny_camera", archive=False)
-    records = predict(data_dir, folder / "agent" / "model.pb", FRAMES, capsys=capsys)
+    records = predict(folder / "agent" / "model.pb", FRAMES)
     assert_agrees(records, tf_reference["ppo_discrete_tiny_camera"])
 
 
-def test_tflite_alone(tmp_path, tf_reference, data_dir, capsys):
+def test_tflite_alone(tmp_path, tf_reference, predict):
     folder = tmp_path / "lite"
     shutil.copytree(DATA / "deepracer" / "tiny", folder)
-    assert_agrees(
-        predict(data_dir, folder, FRAMES, capsys=capsys), tf_reference["ppo_discrete_tiny_camera"]
-    )
+    assert_agrees(predict(folder, FRAMES), tf_reference["ppo_discrete_tiny_camera"])
 
 
-def test_tflite_with_fp16_weights(tmp_path, tf_reference, data_dir, capsys):
+def test_tflite_with_fp16_weights(tmp_path, tf_reference, predict):
     """The community car's default: weights stored in fp16, dequantized at load."""
     folder = tmp_path / "lite16"
     shutil.copytree(DATA / "deepracer" / "tiny-fp16", folder)
-    records = predict(data_dir, folder, FRAMES, capsys=capsys)
+    records = predict(folder, FRAMES)
     reference = tf_reference["ppo_discrete_tiny_camera"]
     for record in records:
         expected = np.array(reference[Path(record["image"]).name])
@@ -139,11 +126,11 @@ def _openvino_ir(graph: Path, target: Path, *, nchw: bool) -> Path:
 
 
 @pytest.mark.parametrize("nchw", [False, True], ids=["NHWC", "NCHW"])
-def test_openvino_ir_alone(write_export, tf_reference, data_dir, capsys, nchw):
+def test_openvino_ir_alone(write_export, tf_reference, nchw, predict):
     folder = write_export("ppo_discrete_tiny_camera", archive=False)
     _openvino_ir(folder / "agent" / "model.pb", folder, nchw=nchw)
     (folder / "agent" / "model.pb").unlink()
-    records = predict(data_dir, folder, FRAMES, capsys=capsys)
+    records = predict(folder, FRAMES)
     # fp16 weights round at about 1e-3 of each weight: argmax holds, the outputs nearly
     reference = tf_reference["ppo_discrete_tiny_camera"]
     for record in records:
@@ -152,14 +139,14 @@ def test_openvino_ir_alone(write_export, tf_reference, data_dir, capsys, nchw):
         assert record["action"]["index"] == int(expected.argmax())
 
 
-def test_the_graph_wins_over_copies_beside_it(write_export, data_dir, tmp_path, capsys):
+def test_the_graph_wins_over_copies_beside_it(write_export, data_dir, tmp_path, capsys, model_cli):
     """IR and .tflite cached beside the .pb (as the stock and community cars leave them)
     are derived copies: the original graph is what gets prepared."""
     folder = write_export("ppo_discrete_tiny_camera", archive=False)
     _openvino_ir(folder / "agent" / "model.pb", folder, nchw=True)
     shutil.copy(DATA / "deepracer" / "tiny" / "model.tflite", folder / "model.tflite")
     argv = ["--data-dir", str(data_dir), "model", "check", str(folder)]
-    assert main(argv) == 0
+    assert model_cli(argv) == 0
     out = capsys.readouterr().out.splitlines()
     assert out[0].endswith("OK, discrete (10 actions), NHWC input, sensor FRONT_FACING_CAMERA")
     assert out[1].startswith("prepared: DeepRacer TensorFlow export -> openvino")

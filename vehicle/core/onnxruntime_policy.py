@@ -29,7 +29,6 @@ import onnxruntime as ort
 from vehicle.core.metadata import ModelError, one_line
 from vehicle.core.policy import (
     Policy,
-    check_tensor,
     check_test_outputs,
     check_threads,
     grey_frame,
@@ -101,14 +100,9 @@ class OnnxRuntimePolicy(Policy):
         self._binding.bind_ortvalue_output(
             self.output_name, ort.OrtValue.ortvalue_from_numpy(self._out)
         )
-        self._bound: np.ndarray | None = None
 
-    def run(self, tensor: np.ndarray) -> np.ndarray:
-        if tensor is not self._bound:
-            check_tensor(tensor, self.layout)
-            self._binding.bind_ortvalue_input(
-                self.input_name, ort.OrtValue.ortvalue_from_numpy(tensor)
-            )
-            self._bound = tensor
+    def _bind(self, tensor: np.ndarray) -> None:
+        self._binding.bind_ortvalue_input(self.input_name, ort.OrtValue.ortvalue_from_numpy(tensor))
+
+    def _infer(self) -> None:
         self._session.run_with_iobinding(self._binding)
-        return self._out.reshape(-1).copy()

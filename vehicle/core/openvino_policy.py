@@ -26,7 +26,6 @@ import numpy as np
 from vehicle.core.metadata import ModelError, one_line
 from vehicle.core.policy import (
     Policy,
-    check_tensor,
     check_test_outputs,
     check_threads,
     grey_frame,
@@ -102,7 +101,6 @@ class OpenVinoPolicy(Policy):
         self._out = np.empty(first.shape, dtype=np.float32)
         self._request.set_output_tensor(index, ov.Tensor(self._out, shared_memory=True))
         self._tensor_type = ov.Tensor
-        self._bound: np.ndarray | None = None
 
     @staticmethod
     def _output_index(model: Any, output_name: str | None) -> int:
@@ -114,10 +112,8 @@ class OpenVinoPolicy(Policy):
         names = [sorted(o.get_names()) for o in model.outputs]
         raise ModelError(f"the model has no output {output_name!r} (it has {names})")
 
-    def run(self, tensor: np.ndarray) -> np.ndarray:
-        if tensor is not self._bound:
-            check_tensor(tensor, self.layout)
-            self._request.set_input_tensor(self._tensor_type(tensor, shared_memory=True))
-            self._bound = tensor
+    def _bind(self, tensor: np.ndarray) -> None:
+        self._request.set_input_tensor(self._tensor_type(tensor, shared_memory=True))
+
+    def _infer(self) -> None:
         self._request.infer()
-        return self._out.reshape(-1).copy()

@@ -98,8 +98,8 @@ class Policy(ABC):
     """An open network: ``run(tensor)`` -> its 1-D float32 outputs.
 
     Subclasses check at construction what guards the outputs (one DeepRacer-shaped image
-    input, the metadata's output count, finite outputs on a test frame) and allocate what a
-    step needs; ``run`` then only infers.
+    input, the metadata's output count, finite outputs on a test frame), allocate the output
+    buffer ``_out`` and implement binding and inference; ``run`` then only infers.
     """
 
     engine: str
@@ -107,14 +107,29 @@ class Policy(ABC):
     n_outputs: int
     input_name: str
     output_name: str
+    _out: np.ndarray
+    _bound: np.ndarray | None = None
 
     @abstractmethod
+    def _bind(self, tensor: np.ndarray) -> None:
+        """Make ``tensor`` (checked) the engine's input, without copying it."""
+
+    @abstractmethod
+    def _infer(self) -> None:
+        """Run the network on the bound input into ``_out``."""
+
     def run(self, tensor: np.ndarray) -> np.ndarray:
         """Infer on a preprocessed tensor; returns a fresh 1-D float32 array.
 
-        The drive loop passes the same preprocessor buffer every time, so engines bind it
-        once. The copy returned is deliberate: telemetry threads keep it.
+        The drive loop passes the same preprocessor buffer every time, so it is bound once.
+        The copy returned is deliberate: telemetry threads keep it.
         """
+        if tensor is not self._bound:
+            check_tensor(tensor, self.layout)
+            self._bind(tensor)
+            self._bound = tensor
+        self._infer()
+        return self._out.reshape(-1).copy()
 
 
 def open_engine(stamp: PreparedStamp, directory: Path, *, threads: int = 1) -> Policy:
