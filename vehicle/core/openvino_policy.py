@@ -59,7 +59,8 @@ def cpu_config(threads: int = 1) -> dict[str, Any]:
     }
 
 
-def _dims(partial_shape: Any) -> list[object]:
+def dims(partial_shape: Any) -> list[object]:
+    """An OpenVINO shape as ``layout_of`` takes it: ints, None where dynamic."""
     return [d.get_length() if d.is_static else None for d in partial_shape]
 
 
@@ -83,7 +84,7 @@ class OpenVinoPolicy(Policy):
         (image,) = model.inputs
         if image.get_element_type() != ov.Type.f32:
             raise ModelError(f"the model input must be float32, it is {image.get_element_type()}")
-        self.layout = layout_of(_dims(image.get_partial_shape()))
+        self.layout = layout_of(dims(image.get_partial_shape()))
         self.n_outputs = n_outputs
         self.input_name = image.get_any_name()
         if image.get_partial_shape().is_dynamic:

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from vehicle.core.metadata import MISSING_SENSORS, ModelError, one_line
-from vehicle.core.openvino_policy import import_runtime
+from vehicle.core.openvino_policy import dims, import_runtime
 from vehicle.core.policy import layout_of
 from vehicle.core.preprocess import LAYOUT_SHAPES, Layout
 from vehicle.model.graphdef import inspect_policy_graph, read_graph_def
@@ -29,7 +29,6 @@ class Converted:
     input_name: str
     output_name: str
     layout: Layout
-    algorithm: str | None  # clipped_ppo | sac when the graph says; None when it cannot
 
 
 def _reason(exc: BaseException) -> str:
@@ -44,14 +43,14 @@ def _frontend(framework: str) -> Any:
     return FrontEndManager().load_by_framework(framework)
 
 
-def _from_graph_def(source: ModelSource, max_nodes: int) -> tuple[Any, str, str, str]:
+def _from_graph_def(source: ModelSource, max_nodes: int) -> tuple[Any, str, str]:
     graph = inspect_policy_graph(read_graph_def(source.model.read_bytes(), max_nodes=max_nodes))
     try:
         frontend = _frontend("tf")
         model = frontend.load(str(source.model))
         model.override_all_inputs([model.get_place_by_tensor_name(graph.camera.name)])
         model.override_all_outputs([model.get_place_by_tensor_name(graph.output)])
-        return frontend.convert(model), graph.camera.name, graph.output, graph.algorithm
+        return frontend.convert(model), graph.camera.name, graph.output
     except Exception as exc:  # OpenVINO's GeneralFailure, OpConversionFailure, ...
         raise ModelError(f"OpenVINO cannot convert the graph: {_reason(exc)}") from exc
 
@@ -82,7 +81,7 @@ def _camera_input(model: Any) -> Any:
     return inputs[0]
 
 
-def _load(source: ModelSource, max_nodes: int) -> tuple[Any, str, str, str | None]:
+def _load(source: ModelSource, max_nodes: int) -> tuple[Any, str, str]:
     """The network as an OpenVINO model, its camera input and policy output names."""
     if source.format == "tensorflow":
         return _from_graph_def(source, max_nodes)
@@ -95,7 +94,7 @@ def _load(source: ModelSource, max_nodes: int) -> tuple[Any, str, str, str | Non
     except Exception as exc:
         raise ModelError(f"OpenVINO cannot read {source.model.name}: {_reason(exc)}") from exc
     camera, policy = _camera_input(model), _policy_output(model)
-    return model, camera.get_any_name(), policy.get_any_name(), None
+    return model, camera.get_any_name(), policy.get_any_name()
 
 
 def _named(ports: Any, name: str) -> Any:
@@ -103,17 +102,13 @@ def _named(ports: Any, name: str) -> Any:
     return next(p for p in ports if {name, f"{name}:0"} & set(p.get_names()))
 
 
-def _dims(partial_shape: Any) -> list[object]:
-    return [d.get_length() if d.is_static else None for d in partial_shape]
-
-
 def convert_to_ir(source: ModelSource, target: Path, *, max_nodes: int) -> Converted:
     """Write ``model.xml`` and ``model.bin`` for the policy into ``target``."""
     ov = import_runtime()
-    model, input_name, output_name, algorithm = _load(source, max_nodes)
+    model, input_name, output_name = _load(source, max_nodes)
     try:
         camera, policy = _named(model.inputs, input_name), _named(model.outputs, output_name)
-        layout = layout_of(_dims(camera.get_partial_shape()))
+        layout = layout_of(dims(camera.get_partial_shape()))
         parameter = camera.get_node()
         result = policy.get_node()
         if result.get_type_name() != "Result":
@@ -127,4 +122,4 @@ def convert_to_ir(source: ModelSource, target: Path, *, max_nodes: int) -> Conve
         raise
     except Exception as exc:
         raise ModelError(f"OpenVINO cannot prepare the network: {_reason(exc)}") from exc
-    return Converted(input_name, output_name, layout, algorithm)
+    return Converted(input_name, output_name, layout)

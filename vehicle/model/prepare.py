@@ -27,6 +27,7 @@ import os
 import shutil
 import tempfile
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 from vehicle import __version__
@@ -106,7 +107,21 @@ def _copy_into(source: ModelSource, target: Path) -> ModelSource:
     )
 
 
-def _onnx_network(source: ModelSource, staging: Path) -> tuple[str, str, str, str, dict[str, str]]:
+@dataclass(frozen=True)
+class Network:
+    """The network as prepared for its engine, before it is stamped."""
+
+    engine: str
+    model_file: str
+    weights_file: str | None
+    layout: str
+    input_name: str
+    output_name: str
+    versions: dict[str, str]  # of what checked, converted and runs it
+
+
+def _onnx_network(source: ModelSource, staging: Path) -> Network:
+    """Our own format: checked (no external data, the ONNX checker), run by onnxruntime."""
     import onnx
     import onnxruntime
 
@@ -115,20 +130,34 @@ def _onnx_network(source: ModelSource, staging: Path) -> tuple[str, str, str, st
 
     facts = check_onnx(source.model)
     shutil.copyfile(source.model, staging / ONNX_MODEL)
-    layout = layout_of(list(facts.input_shape))
     versions = {"onnxruntime": onnxruntime.__version__, "onnx": onnx.__version__}
-    return "onnxruntime", layout, facts.input_name, facts.output_name, versions
+    return Network(
+        "onnxruntime",
+        ONNX_MODEL,
+        None,
+        layout_of(list(facts.input_shape)),
+        facts.input_name,
+        facts.output_name,
+        versions,
+    )
 
 
-def _converted_network(
-    source: ModelSource, staging: Path, limits: ModelSettings
-) -> tuple[str, str, str, str, dict[str, str]]:
+def _converted_network(source: ModelSource, staging: Path, limits: ModelSettings) -> Network:
+    """DeepRacer's formats: converted to IR, run by OpenVINO's runtime."""
     from vehicle.core.openvino_policy import import_runtime
-    from vehicle.model.convert import convert_to_ir
+    from vehicle.model.convert import IR_MODEL, IR_WEIGHTS, convert_to_ir
 
     converted = convert_to_ir(source, staging, max_nodes=limits.max_graph_nodes)
     versions = {"openvino": import_runtime().get_version()}
-    return "openvino", converted.layout, converted.input_name, converted.output_name, versions
+    return Network(
+        "openvino",
+        IR_MODEL,
+        IR_WEIGHTS,
+        converted.layout,
+        converted.input_name,
+        converted.output_name,
+        versions,
+    )
 
 
 def _check_sizes(source: ModelSource, limits: ModelSettings) -> ModelSource:
@@ -144,26 +173,25 @@ def _build(source: ModelSource, key: str, staging: Path, limits: ModelSettings) 
     copy = _copy_into(source, staging / SOURCE_DIR)
     shutil.copyfile(copy.metadata, staging / METADATA_FILE)
     if source.format == "onnx":
-        engine, layout, input_name, output_name, versions = _onnx_network(copy, staging)
-        model_file, weights_file = ONNX_MODEL, None
+        network = _onnx_network(copy, staging)
     else:
-        engine, layout, input_name, output_name, versions = _converted_network(
-            copy, staging, limits
-        )
-        model_file, weights_file = "model.xml", "model.bin"
-    files = [model_file, *([weights_file] if weights_file else []), METADATA_FILE]
+        network = _converted_network(copy, staging, limits)
+    weights = [network.weights_file] if network.weights_file else []
     stamp = PreparedStamp(
         format=PREPARED_FORMAT,
-        engine=engine,
-        model_file=model_file,
-        weights_file=weights_file,
-        layout=layout,
-        input_name=input_name,
-        output_name=output_name,
+        engine=network.engine,
+        model_file=network.model_file,
+        weights_file=network.weights_file,
+        layout=network.layout,
+        input_name=network.input_name,
+        output_name=network.output_name,
         n_outputs=metadata.action_space.n_outputs,
-        file_sizes={name: (staging / name).stat().st_size for name in files},
+        file_sizes={
+            name: (staging / name).stat().st_size
+            for name in (network.model_file, *weights, METADATA_FILE)
+        },
         source=SourceInfo(source.format, key, tuple(source.relative(p) for p in source.files)),
-        versions={"vehicle": __version__, **versions},
+        versions={"vehicle": __version__, **network.versions},
     )
     atomic_write_json(staging / PREPARED_FILE, stamp.to_json())
     from vehicle.core.policy import open_prepared  # numpy and an engine: not for cache hits
