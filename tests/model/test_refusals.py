@@ -20,6 +20,7 @@ from onnx import TensorProto, helper, numpy_helper
 from vehicle.config import ModelSettings
 from vehicle.core.metadata import ModelError
 from vehicle.model.graphdef import GraphDef
+from vehicle.model.prepare import prepare
 from vehicle.model.samples import SampleExport
 from vehicle.model.store import ModelStore
 from vehicle.model.synthetic import build_policy
@@ -48,8 +49,9 @@ def good_store(tmp_path_factory, export_archive) -> Path:
 
 @pytest.fixture
 def store(tmp_path, good_store) -> ModelStore:
-    """A copy of the good store for one test to try to break."""
-    return ModelStore(Path(shutil.copytree(good_store, tmp_path / "models")))
+    """A copy of the good store for one test to try to break. It prepares in this process:
+    the refusals are the preparation's; the worker's own limits are tested through it below."""
+    return ModelStore(Path(shutil.copytree(good_store, tmp_path / "models")), prepare=prepare)
 
 
 def refused(store: ModelStore, source: Path, reason: str, **kwargs) -> ModelError:
@@ -158,7 +160,7 @@ def test_a_graph_without_a_policy_output_is_refused_naming_what_was_looked_for(
 )
 def test_size_limits(store, write_export, limit, value, reason):
     """(A new upload: the good one is in the cache, prepared once, and would stay a hit.)"""
-    small = ModelStore(store.models_dir, ModelSettings(**{limit: value}))
+    small = ModelStore(store.models_dir, ModelSettings(**{limit: value}), prepare=prepare)
     refused(small, write_export(TINY), reason, name="other")
 
 

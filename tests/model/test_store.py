@@ -13,13 +13,15 @@ import pytest
 
 from vehicle.core.metadata import ModelError, load_metadata
 from vehicle.model import store as store_module
+from vehicle.model.prepare import prepare
 from vehicle.model.store import ModelStore, describe_bundle
 from vehicle.model.synthetic import build_policy
 
 
 @pytest.fixture
 def store(tmp_path):
-    return ModelStore(tmp_path / "models")
+    """The store's own logic, preparing in this process (the worker is tested elsewhere)."""
+    return ModelStore(tmp_path / "models", prepare=prepare)
 
 
 def _snapshot(folder: Path) -> dict[str, bytes]:

@@ -25,6 +25,7 @@ import shutil
 import tempfile
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -34,7 +35,7 @@ from vehicle.core.metadata import METADATA_FILE, ActionSpace, ModelError, load_m
 from vehicle.core.prepared import PREPARED_FILE, read_stamp
 from vehicle.model.bundle import model_name
 from vehicle.model.prepare import prune_cache
-from vehicle.model.worker import prepare_in_worker
+from vehicle.model.worker import PreparedModel, prepare_in_worker
 
 NAME_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
 _STAGING_PREFIXES = (".install-", ".delete-")
@@ -131,10 +132,19 @@ def _link_tree(source: Path, target: Path) -> None:
 class ModelStore:
     """Prepared bundles under ``models_dir/<name>/``, and the preparation cache beside them."""
 
-    def __init__(self, models_dir: Path, limits: ModelSettings | None = None) -> None:
+    def __init__(
+        self,
+        models_dir: Path,
+        limits: ModelSettings | None = None,
+        *,
+        prepare: Callable[..., PreparedModel] = prepare_in_worker,
+    ) -> None:
+        """``prepare`` is the worker; tests of the store's own logic may pass
+        ``vehicle.model.prepare.prepare`` (the same work, in their process)."""
         self.models_dir = Path(models_dir)
         self.models_dir.mkdir(parents=True, exist_ok=True)
         self.limits = limits or ModelSettings()
+        self._prepare = prepare
         self.cache_dir = self.models_dir / CACHE_DIR
         self._lock = threading.Lock()  # one rename sequence at a time per store
         self._remove_stale_staging()
@@ -167,7 +177,7 @@ class ModelStore:
         if not source.exists():
             raise ModelError(f"no such model file or folder: {source}")
         name = validate_name(name if name is not None else model_name(source))
-        prepared = prepare_in_worker(source, self.cache_dir, metadata=metadata, limits=self.limits)
+        prepared = self._prepare(source, self.cache_dir, metadata=metadata, limits=self.limits)
         staging = Path(tempfile.mkdtemp(prefix=_STAGING_PREFIXES[0], dir=self.models_dir))
         try:
             bundle = staging / "bundle"
