@@ -18,9 +18,10 @@ from vehicle.model.synthetic import build_policy
 DATA = Path(__file__).resolve().parents[1] / "data"
 
 
-@pytest.fixture
-def data_dir(tmp_path) -> Path:
-    return tmp_path / "data"
+@pytest.fixture(scope="module")
+def data_dir(tmp_path_factory) -> Path:
+    """One car for the module: a bundle prepared once is found in its cache afterwards."""
+    return tmp_path_factory.mktemp("car") / "data"
 
 
 def test_json_table_with_deepracer_calibration(bundle, data_dir, capsys, model_cli):
@@ -40,7 +41,8 @@ def test_json_table_with_deepracer_calibration(bundle, data_dir, capsys, model_c
     }
 
 
-def test_readable_table_uses_the_cars_calibration_by_default(bundle, data_dir, capsys, model_cli):
+def test_readable_table_uses_the_cars_calibration_by_default(bundle, tmp_path, capsys, model_cli):
+    data_dir = tmp_path / "fresh-car"
     assert model_cli(["--data-dir", str(data_dir), "model", "check", str(bundle)]) == 0
     out = capsys.readouterr().out.splitlines()
     assert out[0] == "model sample: OK, discrete (15 actions), NHWC input, sensor observation"
