@@ -157,8 +157,14 @@ KINDS = (
         "continuous.model_metadata.json",
     ),
     # Small, for the many tests of layouts and formats (also written as .tflite).
-    Kind("ppo_discrete_tiny_camera", "clipped_ppo", "discrete", "tiny",
-         ("FRONT_FACING_CAMERA",), "discrete_10.model_metadata.json"),
+    Kind(
+        "ppo_discrete_tiny_camera",
+        "clipped_ppo",
+        "discrete",
+        "tiny",
+        ("FRONT_FACING_CAMERA",),
+        "discrete_10.model_metadata.json",
+    ),
     # What the car must refuse: a stereo camera, and a camera with a LIDAR.
     Kind(
         "ppo_discrete_tiny_stereo",

@@ -29,7 +29,7 @@ from typing import Any
 from vehicle.atomic import atomic_write_json
 from vehicle.bench.machine import machine_info
 from vehicle.bench.network import build_shallow_bundle
-from vehicle.bench.stats import latency_summary
+from vehicle.bench.stats import BenchError, latency_summary
 
 TOPOLOGIES = {
     "shallow": "ppo_discrete_shallow_observation",
@@ -70,7 +70,8 @@ def conversion_figures(work: Path) -> dict[str, dict[str, float]]:
         export = SampleExport.load(kind).write_physical_export(work / topology)
         prepared, cold = _timed(lambda e=export: prepare_in_worker(e, cache))
         again, hit = _timed(lambda e=export: prepare_in_worker(e, cache))
-        assert again.cache_hit and not prepared.cache_hit
+        if prepared.cache_hit or not again.cache_hit:
+            raise BenchError(f"{topology}: expected a cold preparation, then a cache hit")
         probe = subprocess.run(
             [sys.executable, "-c", OPEN_PROBE, str(prepared.directory)],
             capture_output=True,

@@ -7,7 +7,8 @@ a bug in a native library. So it runs in a child process:
 - with an address-space limit (``RLIMIT_AS``) and a CPU-time limit it sets on itself before
   importing anything heavy, and a lower scheduling priority than the drive process;
 - in its own session, so on a wall-time timeout the parent kills it and everything it
-  started, then removes its partial output;
+  started, then removes its partial output; and it dies with its parent (a service killed
+  mid-preparation leaves no converter running);
 - answering with one line of JSON on stdout (anything else it prints goes to stderr).
 
 Parent side: ``prepare_in_worker(source, cache_root, metadata=..., limits=...)`` returns a
