@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from calibration.model import CalibrationError
+from vehicle.cli import main as vehicle_main
 from vehicle.cli.model import register
 from vehicle.config import load_settings
 from vehicle.core.actions import ROW_KEYS
@@ -86,6 +87,16 @@ def test_bad_model_is_refused_with_one_line(make_bundle, data_dir, capsys):
 def test_bad_options_are_refused(bundle, data_dir, extra, error, reason):
     with pytest.raises(error, match=reason):
         main(["--data-dir", str(data_dir), "model", "check", str(bundle), *extra])
+
+
+def test_an_empty_folder_is_refused_by_name(tmp_path, data_dir, capsys):
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    assert vehicle_main(["--data-dir", str(data_dir), "model", "check", str(empty)]) == 1
+    assert capsys.readouterr().err == (
+        f"vehicle: {empty}: the folder is empty; no folder holds both model.onnx and "
+        "model_metadata.json\n"
+    )
 
 
 def test_usage_error_exits_2(data_dir):

@@ -48,12 +48,12 @@ def load_bundle(path: Path, *, intra_op_threads: int = 1) -> LoadedModel:
     """
     path = Path(path)
     if path.is_dir():
-        root = find_bundle_root(path)
+        root = find_bundle_root(path, shown_as=str(path))
         return load_directory(root, path.resolve().name, intra_op_threads=intra_op_threads)
     if path.is_file() and is_archive(path):
         extracted = extract_archive(path)
         try:
-            root = find_bundle_root(extracted)
+            root = find_bundle_root(extracted, shown_as=str(path))
             loaded = load_directory(
                 root, strip_archive_suffix(path.name), intra_op_threads=intra_op_threads
             )
