@@ -40,8 +40,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--data-dir",
         type=Path,
-        help="state directory (default: env VEHICLE_DATA_DIR, else /var/lib/vehicle when "
-        "writable, else ~/.local/share/vehicle)",
+        help="state directory (default: env VEHICLE_DATA_DIR, else the config's data_dir, "
+        "else /var/lib/vehicle when writable, else ~/.local/share/vehicle)",
     )
     parser.add_argument(
         "--config",
