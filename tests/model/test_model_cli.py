@@ -89,13 +89,22 @@ def test_bad_options_are_refused(bundle, data_dir, extra, error, reason):
         main(["--data-dir", str(data_dir), "model", "check", str(bundle), *extra])
 
 
-def test_an_empty_folder_is_refused_by_name(tmp_path, data_dir, capsys):
+@pytest.mark.parametrize(
+    "command",
+    [
+        ["model", "check"],
+        ["drive", "--source", "synthetic", "--pwm", "mock", "--frames", "1", "--model"],
+        ["sim", "--track", "reinvent_base", "--headless", "--model"],
+    ],
+    ids=["model check", "drive", "sim"],
+)
+def test_an_empty_folder_is_refused_by_name(tmp_path, data_dir, capsys, command):
     empty = tmp_path / "empty"
     empty.mkdir()
-    assert vehicle_main(["--data-dir", str(data_dir), "model", "check", str(empty)]) == 1
-    assert capsys.readouterr().err == (
+    assert vehicle_main(["--data-dir", str(data_dir), *command, str(empty)]) == 1
+    assert capsys.readouterr().err.splitlines()[-1] == (
         f"vehicle: {empty}: the folder is empty; no folder holds both model.onnx and "
-        "model_metadata.json\n"
+        "model_metadata.json"
     )
 
 

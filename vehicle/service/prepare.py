@@ -73,7 +73,7 @@ def _prepare(source: Path, cache_dir: Path) -> Path:
     staging = Path(tempfile.mkdtemp(prefix=".prepare-", dir=cache_dir))
     try:
         unpacked = source if source.is_dir() else extract_archive(source, staging)
-        root = find_bundle_root(unpacked)
+        root = find_bundle_root(unpacked, shown_as=str(source))
         files = [root / ONNX_FILE, root / METADATA_FILE]
         target = cache_dir / _digest(files)
         if not target.is_dir():
