@@ -8,7 +8,6 @@ the drive loop, the governor and the console read the same numbers.
 from __future__ import annotations
 
 import os
-import tomllib
 import types
 from dataclasses import dataclass, field, fields, is_dataclass, replace
 from pathlib import Path
@@ -208,6 +207,8 @@ def load_settings(config_file: Path | None = None, data_dir: Path | None = None)
     """Defaults, then the TOML file, then ``VEHICLE_DATA_DIR``, then an explicit directory."""
     settings = Settings()
     if config_file is not None:
+        import tomllib  # only with --config: every command starts without it
+
         try:
             values = tomllib.loads(Path(config_file).read_text())
         except (OSError, tomllib.TOMLDecodeError) as exc:

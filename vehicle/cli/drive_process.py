@@ -21,7 +21,6 @@ from types import FrameType
 from typing import TYPE_CHECKING
 
 from vehicle.config import ConsoleSettings, Settings
-from vehicle.core.metadata import ModelError
 from vehicle.runtime_state import RuntimeState
 
 if TYPE_CHECKING:  # numpy, OpenCV and onnxruntime load only when a command drives
@@ -87,6 +86,7 @@ def install_signal_handlers(stop: threading.Event) -> None:
 def open_start_model(model: Path | None, state: RuntimeState, settings: Settings) -> LoadedModel:
     """The model to start with: the one named (checked in a worker first), else the one the
     operator last loaded from the store, else the bundled default."""
+    from vehicle.core.metadata import ModelError
     from vehicle.core.model import open_model
 
     if model is not None:
