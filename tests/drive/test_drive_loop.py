@@ -15,37 +15,7 @@ from vehicle.core.drive import ActivePolicy
 from vehicle.core.model import open_model
 from vehicle.core.pwm.mock import MockPwm
 
-from .conftest import make_bundle
-
-
-class FakeClock:
-    def __init__(self) -> None:
-        self.t = 1000.0
-
-    def __call__(self) -> float:
-        return self.t
-
-
-@pytest.fixture
-def car(tmp_path: Path, bundle: Path):
-    clock = FakeClock()
-    backend = MockPwm(clock=clock)
-    service = DriveCore(
-        Settings(data_dir=tmp_path / "data"),
-        backend,
-        model=open_model(bundle, "bundle"),
-        throttle_limit=1.0,
-        mode="autonomous",
-        clock=clock,
-        watchdog=False,
-    )
-    yield service, backend, clock
-    service.close()
-
-
-def frame_image(value: int) -> np.ndarray:
-    rng = np.random.default_rng(value)
-    return rng.integers(0, 255, size=(480, 640, 3), dtype=np.uint8)
+from .conftest import frame_image, make_bundle
 
 
 def expected_action(service: DriveCore, image: np.ndarray):

@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 
 from calibration.model import CalibrationError
+from vehicle.cli import main as vehicle_main
 from vehicle.core.actions import ROW_KEYS
 from vehicle.core.metadata import ModelError
 from vehicle.model.synthetic import build_policy
@@ -85,6 +86,28 @@ def test_bad_model_is_refused_with_one_line(make_bundle, data_dir, capsys, model
 def test_bad_options_are_refused(bundle, data_dir, extra, error, reason, model_cli):
     with pytest.raises(error, match=reason):
         model_cli(["--data-dir", str(data_dir), "model", "check", str(bundle), *extra])
+
+
+@pytest.mark.parametrize(
+    "command",
+    [
+        ["model", "check"],
+        ["model", "predict"],
+        ["drive", "--source", "synthetic", "--pwm", "mock", "--frames", "1", "--model"],
+        ["sim", "--track", "reinvent_base", "--headless", "--model"],
+    ],
+    ids=["model check", "model predict", "drive", "sim"],
+)
+def test_an_empty_folder_is_refused_by_name(tmp_path, data_dir, capsys, command):
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    pictures = [str(DATA / "frames")] if command[-1] == "predict" else []
+    assert vehicle_main(["--data-dir", str(data_dir), *command, str(empty), *pictures]) == 1
+    assert capsys.readouterr().err.splitlines()[-1] == (
+        f"vehicle: {empty}: the folder is empty; no model_metadata.json found; expected it "
+        "beside model.onnx, a DeepRacer export (agent/model.pb or one .pb), model.tflite, or "
+        "model.xml + model.bin"
+    )
 
 
 def test_usage_error_exits_2(data_dir, model_cli):

@@ -10,14 +10,13 @@ import argparse
 import threading
 from pathlib import Path
 
+from vehicle.cli.drive_process import add_address_arguments
 from vehicle.config import Settings
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
-        "console",
-        help="serve the web console for a running drive process",
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+        "console", help="serve the web console for a running drive process"
     )
     link = parser.add_mutually_exclusive_group()
     link.add_argument(
@@ -26,9 +25,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="the drive's socket (default: link.socket, or drive.sock in the data directory)",
     )
     link.add_argument("--drive-fd", type=int, help=argparse.SUPPRESS)  # the drive's child
-    parser.add_argument("--host", help="console address (default from config: 127.0.0.1)")
-    parser.add_argument("--port", type=int, help="console port (default from config: 8443)")
-    parser.add_argument("--no-tls", action="store_true", help="plain HTTP on a non-local address")
+    add_address_arguments(parser)
     parser.set_defaults(func=run)
 
 

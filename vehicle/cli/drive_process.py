@@ -18,14 +18,15 @@ import threading
 from collections.abc import Iterator
 from pathlib import Path
 from types import FrameType
+from typing import TYPE_CHECKING
 
-from vehicle.config import Settings
-from vehicle.core.car import DriveCore
-from vehicle.core.link import DriveLink, LinkLogHandler
-from vehicle.core.metadata import ModelError
-from vehicle.core.model import LoadedModel, open_model
-from vehicle.core.supervisor import ConsoleChild, DriveListener
+from vehicle.config import ConsoleSettings, Settings
 from vehicle.runtime_state import RuntimeState
+
+if TYPE_CHECKING:  # numpy, OpenCV and onnxruntime load only when a command drives
+    from vehicle.core.car import DriveCore
+    from vehicle.core.link import DriveLink
+    from vehicle.core.model import LoadedModel
 
 log = logging.getLogger(__name__)
 
@@ -44,9 +45,24 @@ def add_console_arguments(parser: argparse.ArgumentParser) -> None:
         action="store_true",
         help="wait for `vehicle console` started on its own (systemd's two units)",
     )
-    group.add_argument("--host", help="console address (default from config: 127.0.0.1)")
-    group.add_argument("--port", type=int, help="console port (default from config: 8443)")
-    group.add_argument("--no-tls", action="store_true", help="plain HTTP on a non-local address")
+    add_address_arguments(group)
+
+
+def add_address_arguments(group: argparse._ActionsContainer) -> None:
+    """Where the console listens: ``vehicle drive|sim --console`` and ``vehicle console``."""
+    group.add_argument(
+        "--host", help=f"console address (default: config console.host, {ConsoleSettings.host})"
+    )
+    group.add_argument(
+        "--port",
+        type=int,
+        help=f"console port (default: config console.port, {ConsoleSettings.port})",
+    )
+    group.add_argument(
+        "--no-tls",
+        action="store_true",
+        help="plain HTTP on a non-local address (default: HTTPS unless the address is local)",
+    )
 
 
 def percent_to_fraction(pct: float | None) -> float | None:
@@ -70,13 +86,18 @@ def install_signal_handlers(stop: threading.Event) -> None:
 def open_start_model(model: Path | None, state: RuntimeState, settings: Settings) -> LoadedModel:
     """The model to start with: the one named (checked in a worker first), else the one the
     operator last loaded from the store, else the bundled default."""
+    from vehicle.core.metadata import ModelError
+    from vehicle.core.model import open_model
+
     if model is not None:
         from vehicle.model.worker import prepare_in_worker
 
         model = Path(model)
         if model.resolve().is_relative_to(BUNDLED_MODELS) and model.is_dir():
             return open_model(model, model.resolve().name)  # shipped with the package
-        prepared = prepare_in_worker(model, settings.prepared_models_dir, limits=settings.model)
+        prepared = prepare_in_worker(
+            model, settings.prepared_models_dir, limits=settings.model, shown_as=str(model)
+        )
         return open_model(prepared.directory, _model_name(model))
     if state.active_model:
         try:
@@ -121,6 +142,9 @@ def attached_console(
     if not (args.console or args.listen):
         yield None
         return
+    from vehicle.core.link import DriveLink, LinkLogHandler
+    from vehicle.core.supervisor import ConsoleChild, DriveListener
+
     link = DriveLink(car, settings.link, model_roots=(settings.data_dir, BUNDLED_MODELS))
     handler = LinkLogHandler(link)
     logging.getLogger().addHandler(handler)

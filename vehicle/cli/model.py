@@ -47,7 +47,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="bundle, DeepRacer export (folder or .tar.gz), .pb, .tflite, model.xml, or a "
         "model_metadata.json alone (its action table only)",
     )
-    check.add_argument("--metadata", type=Path, metavar="FILE", help="metadata for a network file")
+    check.add_argument(
+        "--metadata",
+        type=Path,
+        metavar="FILE",
+        help="metadata for a network file (default: model_metadata.json beside it or one up)",
+    )
     _table_options(check)
     check.add_argument("--json", action="store_true", help="print the table as a JSON list")
     check.set_defaults(func=run_check)
@@ -57,7 +62,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "images", type=Path, nargs="+", metavar="IMAGE|DIR", help="pictures; a folder in name order"
     )
     predict.add_argument(
-        "--metadata", type=Path, metavar="FILE", help="metadata for a network file"
+        "--metadata",
+        type=Path,
+        metavar="FILE",
+        help="metadata for a network file (default: model_metadata.json beside it or one up)",
     )
     _table_options(predict)
     predict.add_argument("--json", action="store_true", help="print a JSON list, one per image")
@@ -88,7 +96,11 @@ def _open(args: argparse.Namespace, settings: Settings, path: Path) -> tuple[Any
     from vehicle.model.worker import prepare_in_worker
 
     prepared = prepare_in_worker(
-        path, settings.prepared_models_dir, metadata=args.metadata, limits=settings.model
+        path,
+        settings.prepared_models_dir,
+        metadata=args.metadata,
+        limits=settings.model,
+        shown_as=str(path),
     )
     metadata, policy = open_prepared(prepared.directory)
     return prepared, metadata, policy

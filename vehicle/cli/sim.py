@@ -12,7 +12,7 @@ import json
 import threading
 import time
 from pathlib import Path
-from typing import TextIO
+from typing import TYPE_CHECKING, TextIO
 
 from vehicle.cli.drive_process import (
     add_console_arguments,
@@ -23,17 +23,23 @@ from vehicle.cli.drive_process import (
 )
 from vehicle.cli.live_line import LiveLine
 from vehicle.config import Settings
-from vehicle.core.model import LoadedModel
 from vehicle.runtime_state import RuntimeState
-from vehicle.sim.session import SimClock, Simulation, build_core, run_lockstep, run_realtime
-from vehicle.sim.track import Track, load_track
+
+if TYPE_CHECKING:  # the simulator (numpy, OpenCV, onnxruntime) loads only when it runs
+    from vehicle.core.model import LoadedModel
+    from vehicle.sim.session import Simulation
+    from vehicle.sim.track import Track
+
+# Without --max-time a run gives up after this much simulated time: far beyond any lap.
+GIVE_UP_BASE_S = 60.0
+GIVE_UP_PER_LAP_S = 120.0
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser("sim", help="drive a model round a simulated track")
     parser.add_argument("--track", required=True, help="track name (reinvent_base) or .npy file")
     parser.add_argument("--model", type=Path, help="model bundle (default: the bundled model)")
-    parser.add_argument("--laps", type=int, default=3, help="laps to drive (default 3)")
+    parser.add_argument("--laps", type=int, default=3, help="laps to drive")
     parser.add_argument(
         "--throttle-limit",
         type=float,
@@ -42,7 +48,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="maximum speed in %% (default 100: the model's own speeds)",
     )
     parser.add_argument(
-        "--max-time", type=float, metavar="S", help="give up after S simulated seconds"
+        "--max-time",
+        type=float,
+        metavar="S",
+        help=f"give up after S simulated seconds (default: {GIVE_UP_BASE_S:g} s + "
+        f"{GIVE_UP_PER_LAP_S:g} s a lap)",
     )
     parser.add_argument("--json", action="store_true", help="print the result as one JSON object")
     parser.add_argument("--headless", action="store_true", help="lockstep, fast, no console")
@@ -55,8 +65,12 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
         raise ValueError("--headless runs in one process, without a console")
     if args.laps <= 0:
         raise ValueError(f"--laps must be positive, got {args.laps}")
+    from vehicle.sim.track import load_track
+
     track = load_track(args.track)
-    max_time = args.max_time if args.max_time is not None else 60.0 + 120.0 * args.laps
+    max_time = args.max_time
+    if max_time is None:
+        max_time = GIVE_UP_BASE_S + GIVE_UP_PER_LAP_S * args.laps
     if max_time <= 0:
         raise ValueError(f"--max-time must be positive, got {max_time}")
     limit = percent_to_fraction(args.throttle_limit)
@@ -85,6 +99,8 @@ def _headless(
     laps: int,
     max_time: float,
 ) -> dict:
+    from vehicle.sim.session import SimClock, Simulation, build_core, run_lockstep
+
     clock = SimClock()
     car, backend = build_core(settings, model, clock, throttle_limit=limit)
     try:
@@ -103,6 +119,8 @@ def _realtime(
     args: argparse.Namespace,
     max_time: float,
 ) -> dict:
+    from vehicle.sim.session import Simulation, build_core, run_realtime
+
     stop = threading.Event()
     install_signal_handlers(stop)
     car, backend = build_core(settings, model, time.monotonic, throttle_limit=limit, lockstep=False)

@@ -48,10 +48,10 @@ def load_bundle(
         return open_model(path, path.resolve().name, threads=threads)
     name = model_name(path)
     if cache_dir is not None:
-        prepared = prepare_in_worker(path, cache_dir, limits=limits)
+        prepared = prepare_in_worker(path, cache_dir, limits=limits, shown_as=str(path))
         loaded = open_model(prepared.directory, name, threads=threads)
     else:
         with tempfile.TemporaryDirectory(prefix="vehicle-prepare-") as scratch:
-            prepared = prepare_in_worker(path, Path(scratch), limits=limits)
+            prepared = prepare_in_worker(path, Path(scratch), limits=limits, shown_as=str(path))
             loaded = open_model(prepared.directory, name, threads=threads)
     return LoadedModel(loaded.name, path, loaded.metadata, loaded.policy, loaded.preprocessor)

@@ -126,9 +126,22 @@ def _candidates(files: list[Path], root: Path) -> dict[str, list[Path]]:
     return found
 
 
-def find_model(directory: Path) -> ModelSource:
-    """The one model under ``directory`` (an extracted upload or a folder), or why not."""
-    top = Path(directory)
+def find_model(directory: Path, shown_as: str | None = None) -> ModelSource:
+    """The one model under ``directory`` (an extracted upload or a folder), or why not.
+
+    ``shown_as`` names what the user gave (a folder, an archive) at the start of every
+    message; without it a message names no path, since an upload's extracted copy is a
+    server path no client should see.
+    """
+    try:
+        return _find_model(Path(directory))
+    except ModelError as exc:
+        empty = "the folder is empty; " if not any(Path(directory).iterdir()) else ""
+        where = f"{shown_as}: " if shown_as else ""
+        raise ModelError(f"{where}{empty}{exc}") from exc
+
+
+def _find_model(top: Path) -> ModelSource:
     files = _walk(top)
     metadata = _metadata_file(files, top)
     root = metadata.parent

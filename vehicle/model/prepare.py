@@ -247,7 +247,12 @@ def _prepare_source(
 
 
 def _prepare(
-    source: Path, cache_root: Path, metadata: Path | None, limits: ModelSettings, scratch: Path
+    source: Path,
+    cache_root: Path,
+    metadata: Path | None,
+    limits: ModelSettings,
+    scratch: Path,
+    shown_as: str | None,
 ) -> PreparedModel:
     if source.is_file() and metadata is None and is_archive(source):
         _check_size(source, limits.max_archive_bytes, "the archive")
@@ -260,9 +265,10 @@ def _prepare(
             max_members=limits.max_archive_members,
             max_bytes=limits.max_extracted_bytes,
         )
-        found = _check_sizes(find_model(extracted), limits)
+        found = _check_sizes(find_model(extracted, shown_as), limits)
         return _prepare_source(found, key, cache_root, scratch, limits)
-    found = find_model(source) if source.is_dir() else model_file_source(source, metadata)
+    is_folder = source.is_dir()
+    found = find_model(source, shown_as) if is_folder else model_file_source(source, metadata)
     key = _sha256_files(_check_sizes(found, limits))
     return cached(cache_root, key) or _prepare_source(found, key, cache_root, scratch, limits)
 
@@ -273,9 +279,11 @@ def prepare(
     *,
     metadata: Path | None = None,
     limits: ModelSettings | None = None,
+    shown_as: str | None = None,
 ) -> PreparedModel:
     """Prepare ``source`` (folder, archive, or network file with ``metadata`` beside it or
     given) into ``cache_root``; ``ModelError`` says why not, with nothing left behind.
+    ``shown_as``: how messages name the source (the user's path; None for an upload).
 
     All temporary files go to one folder named after this process, so whoever kills a
     worker can remove what it left (``TEMP_PREFIX`` + pid).
@@ -289,6 +297,6 @@ def prepare(
     cache_root.mkdir(parents=True, exist_ok=True)
     scratch = Path(tempfile.mkdtemp(prefix=f"{TEMP_PREFIX}{os.getpid()}-", dir=cache_root))
     try:
-        return _prepare(source, cache_root, metadata, limits, scratch)
+        return _prepare(source, cache_root, metadata, limits, scratch, shown_as)
     finally:
         shutil.rmtree(scratch, ignore_errors=True)

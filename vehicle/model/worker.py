@@ -14,7 +14,7 @@ a bug in a native library. So it runs in a child process:
 Parent side: ``prepare_in_worker(source, cache_root, metadata=..., limits=...)`` returns a
 ``PreparedModel`` or raises ``ModelError`` with the reason. Child side:
 ``python -m vehicle.model.worker SOURCE --cache-root DIR [--metadata FILE] [--limits JSON]
-[--parent PID]``.
+[--parent PID] [--shown-as NAME]``.
 """
 
 from __future__ import annotations
@@ -89,8 +89,10 @@ def prepare_in_worker(
     *,
     metadata: Path | None = None,
     limits: ModelSettings | None = None,
+    shown_as: str | None = None,
 ) -> PreparedModel:
-    """Prepare ``source`` into ``cache_root`` in a worker process; see ``vehicle.model.prepare``.
+    """Prepare ``source`` into ``cache_root`` in a worker process; see ``vehicle.model.prepare``
+    (``shown_as``: how messages name the source; None for an upload, whose path is ours).
 
     On any failure raises ``ModelError`` with one line of reason, and nothing is left in
     ``cache_root`` but what was there before. Imports nothing heavy: a process that only
@@ -113,6 +115,8 @@ def prepare_in_worker(
     ]
     if metadata is not None:
         command += ["--metadata", str(Path(metadata).absolute())]
+    if shown_as is not None:
+        command += ["--shown-as", shown_as]
     process = subprocess.Popen(
         command,
         stdin=subprocess.DEVNULL,
@@ -183,7 +187,13 @@ def _run(args: argparse.Namespace, limits: ModelSettings) -> dict[str, Any]:
     from vehicle.model.prepare import prepare
 
     try:
-        prepared = prepare(args.source, args.cache_root, metadata=args.metadata, limits=limits)
+        prepared = prepare(
+            args.source,
+            args.cache_root,
+            metadata=args.metadata,
+            limits=limits,
+            shown_as=args.shown_as,
+        )
     except ModelError as exc:
         return _failure(one_line(exc), limits)
     except Exception as exc:  # a converter's own error types: report, never crash silently
@@ -204,6 +214,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--metadata", type=Path)
     parser.add_argument("--limits", default="{}", help="ModelSettings fields as JSON")
     parser.add_argument("--parent", type=int, help="the pid to die with")
+    parser.add_argument("--shown-as", help="how messages name the source")
     args = parser.parse_args(argv)
     limits = ModelSettings(**json.loads(args.limits))
     _apply_limits(limits, args.parent)
