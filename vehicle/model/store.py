@@ -23,15 +23,17 @@ from pathlib import Path
 from vehicle.atomic import fsync_dir
 from vehicle.core.metadata import (
     METADATA_FILE,
-    ActionSpace,
     ModelError,
+    ModelMetadata,
     load_metadata,
     one_line,
 )
 from vehicle.model.archive import ONNX_FILE, extract_archive, find_bundle_root
 from vehicle.model.bundle import is_archive, load_directory, strip_archive_suffix
 
-NAME_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
+# A model's name is its folder's: kept as racers name their files ("My model (1)"), but one
+# path component, no hidden or staging folder, no control or shell-special characters.
+NAME_PATTERN = re.compile(r"[A-Za-z0-9_](?:[A-Za-z0-9 ._()+,=@~-]{0,98}[A-Za-z0-9._()+,=@~-])?")
 _STAGING_PREFIXES = (".install-", ".delete-")
 _STALE_STAGING_S = 3600.0  # staging older than this is a crashed install's leftover
 
@@ -45,27 +47,39 @@ class ModelInfo:
     mtime: float
     error: str | None  # why the bundle cannot be used, or None
     bundled: bool = False  # shipped or given with --model: not in the store, never deleted
+    training_algorithm: str | None = None  # the metadata's, as trained (clipped_ppo | sac)
+    sensors: tuple[str, ...] = ()  # the metadata's sensor list
 
 
 def describe_bundle(
-    name: str, path: Path, space: ActionSpace | None, error: str | None = None
+    name: str, path: Path, metadata: ModelMetadata | None, error: str | None = None
 ) -> ModelInfo:
     """A bundle's listing: its action space, and the size and time of its folder (every file
     in it) or of its archive."""
     path = Path(path)
     files = [path] if path.is_file() else [f for f in path.rglob("*") if f.is_file()]
     size = sum(f.stat().st_size for f in files)
+    space = metadata.action_space if metadata is not None else None
     count = space.n_outputs if space is not None and space.type == "discrete" else None
     kind = space.type if space is not None else None
-    return ModelInfo(name, kind, count, size, path.stat().st_mtime, error)
+    return ModelInfo(
+        name,
+        kind,
+        count,
+        size,
+        path.stat().st_mtime,
+        error,
+        training_algorithm=metadata.training_algorithm if metadata is not None else None,
+        sensors=metadata.sensors if metadata is not None else (),
+    )
 
 
 def validate_name(name: object) -> str:
-    """A model name is also a folder name: letters, digits, '.', '_', '-', no traversal."""
+    """A model name is also a folder name: one path component, never hidden, no traversal."""
     if not isinstance(name, str) or not NAME_PATTERN.fullmatch(name):
         raise ModelError(
-            f"invalid model name {name!r}: use up to 64 letters, digits, '.', '_' or '-', "
-            "starting with a letter or digit"
+            f"invalid model name {name!r}: use up to 100 letters, digits, spaces and "
+            "._()+,=@~- starting with a letter, digit or '_' and not ending with a space"
         )
     return name
 
@@ -189,11 +203,11 @@ class ModelStore:
 
     def _info(self, folder: Path) -> ModelInfo:
         try:
-            space = load_metadata(folder / METADATA_FILE).action_space
+            metadata = load_metadata(folder / METADATA_FILE)
         except ModelError as exc:
             return describe_bundle(folder.name, folder, None, one_line(exc))
         error = None if (folder / ONNX_FILE).is_file() else f"{ONNX_FILE} is missing"
-        return describe_bundle(folder.name, folder, space, error)
+        return describe_bundle(folder.name, folder, metadata, error)
 
     def _remove_stale_staging(self) -> None:
         cutoff = time.time() - _STALE_STAGING_S
