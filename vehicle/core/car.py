@@ -354,7 +354,7 @@ class DriveCore:
             "model_error": self.model_error,
             "frame_seq": frame.seq if frame else 0,
             "frame_age_s": self.slot.clock() - frame.t_capture if frame else None,
-            "frame_size": [frame.image.shape[1], frame.image.shape[0]] if frame else None,
+            "frame_size": _size(frame.image) if frame else None,
             "source_error": self.source.error if self.source else None,
             "pulses": {"steering": gov.steering_ns, "throttle": gov.throttle_ns},
             "stale": gov.stale,
@@ -365,3 +365,9 @@ class DriveCore:
                 "colour": list(self.tail_light.colour) if self.tail_light.colour else None,
             },
         }
+
+
+def _size(image: Any) -> list[int] | None:
+    """[width, height] of a picture; None for anything a bad source put in the slot."""
+    shape = getattr(image, "shape", ())
+    return [int(shape[1]), int(shape[0])] if len(shape) in (2, 3) else None
