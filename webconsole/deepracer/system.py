@@ -9,6 +9,7 @@ them runs a command.
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from typing import Any
 
 from flask import Blueprint, Response, jsonify
@@ -17,7 +18,7 @@ from werkzeug.security import check_password_hash
 from webconsole.context import console
 from webconsole.credentials import PASSWORD_ENV, read_password_hash, store_password
 from webconsole.deepracer.fields import body, text
-from webconsole.deepracer.shape import refusal, unmanaged
+from webconsole.deepracer.shape import unmanaged
 from webconsole.responses import InputError, ok
 
 bp = Blueprint("system", __name__)
@@ -31,34 +32,31 @@ TIMEZONE = f"The time zone {OS_MANAGES} (timedatectl)"
 NO_UPDATE_STATUS = "data: status:checking|update_pct:0 1\n\n"  # the car's "nothing to report"
 
 
-@bp.route("/api/isSshEnabled")
-@unmanaged
-def is_ssh_enabled() -> Any:
-    return jsonify(success=False, isSshEnabled=False, reason=SSH)
+# (route, methods, reason, the car's other fields in its failure answer)
+REFUSED: list[tuple[str, list[str], str, dict[str, bool]]] = [
+    ("/api/isSshEnabled", ["GET"], SSH, {"isSshEnabled": False}),
+    ("/api/enableSsh", ["GET"], SSH, {"isSshEnabled": False}),
+    ("/api/disableSsh", ["GET"], SSH, {"isSshEnabled": False}),
+    ("/api/isSshDefaultPasswordChanged", ["GET"], SSH, {"isDefaultSshPasswordChanged": False}),
+    ("/api/resetSshPassword", BOTH, SSH, {}),
+    ("/api/wifi_reset", ["POST"], WIFI, {}),
+    ("/api/is_software_update_available", ["GET"], UPDATES, {}),
+    ("/api/begin_software_update", ["GET", "POST"], UPDATES, {}),
+    ("/api/get_mandatory_update_status", ["GET"], UPDATES, {}),
+    ("/api/set_mandatory_update_status", BOTH, UPDATES, {}),
+    ("/api/set_timezone", ["POST"], TIMEZONE, {}),
+]
 
 
-@bp.route("/api/enableSsh")
-@unmanaged
-def enable_ssh() -> Any:
-    return jsonify(success=False, isSshEnabled=False, reason=SSH)
+def _refuser(reason: str, fields: dict[str, bool]) -> Callable[[], Response]:
+    def refuse() -> Response:
+        return jsonify(success=False, reason=reason, **fields)
+
+    return unmanaged(refuse)
 
 
-@bp.route("/api/disableSsh")
-@unmanaged
-def disable_ssh() -> Any:
-    return jsonify(success=False, isSshEnabled=False, reason=SSH)
-
-
-@bp.route("/api/isSshDefaultPasswordChanged")
-@unmanaged
-def is_ssh_default_password_changed() -> Any:
-    return jsonify(success=False, isDefaultSshPasswordChanged=False, reason=SSH)
-
-
-@bp.route("/api/resetSshPassword", methods=BOTH)
-@unmanaged
-def reset_ssh_password() -> Any:
-    return refusal(SSH)
+for rule, methods, reason, fields in REFUSED:
+    bp.add_url_rule(rule, rule.removeprefix("/api/"), _refuser(reason, fields), methods=methods)
 
 
 @bp.route("/api/available_wifi_info")
@@ -68,47 +66,11 @@ def available_wifi_info() -> Any:
     return jsonify([])
 
 
-@bp.route("/api/wifi_reset", methods=["POST"])
-@unmanaged
-def wifi_reset() -> Any:
-    return refusal(WIFI)
-
-
-@bp.route("/api/is_software_update_available")
-@unmanaged
-def is_software_update_available() -> Any:
-    return refusal(UPDATES)
-
-
-@bp.route("/api/begin_software_update", methods=["GET", "POST"])
-@unmanaged
-def begin_software_update() -> Any:
-    return refusal(UPDATES)
-
-
-@bp.route("/api/get_mandatory_update_status")
-@unmanaged
-def get_mandatory_update_status() -> Any:
-    return refusal(UPDATES)
-
-
-@bp.route("/api/set_mandatory_update_status", methods=BOTH)
-@unmanaged
-def set_mandatory_update_status() -> Any:
-    return refusal(UPDATES)
-
-
 @bp.route("/api/update_status")
 @unmanaged
 def update_status() -> Any:
     """The car's event stream, with its one "nothing to report" event."""
     return Response(NO_UPDATE_STATUS, content_type="text/event-stream")
-
-
-@bp.route("/api/set_timezone", methods=["POST"])
-@unmanaged
-def set_timezone() -> Any:
-    return refusal(TIMEZONE)
 
 
 @bp.route("/api/password", methods=["POST"])
