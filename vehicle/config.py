@@ -70,7 +70,7 @@ class BatterySettings:
 
     ``auto``: a Linux power_supply of type Battery; else DeepRacer's fuel gauge when its I2C
     adapter is present; else none (the console then shows "not connected", as DeepRacer
-    does). The simulator simulates one. ``i2c_bus`` -1: the adapter on DeepRacer's PCI
+    does). The simulator simulates one. ``i2c_bus`` unset: the adapter on DeepRacer's PCI
     device, else bus 7 (DeepRacer's numbering).
     """
 
@@ -78,7 +78,7 @@ class BatterySettings:
     power_supply_root: Path = Path("/sys/class/power_supply")
     power_supply_name: str = ""  # "": the first supply of type Battery
     i2c_dev_root: Path = Path("/sys/class/i2c-dev")
-    i2c_bus: int = -1
+    i2c_bus: int | None = None
     i2c_address: int = 0x3F  # DeepRacer's gauge, level byte in register 3
     i2c_register: int = 0x03
     poll_interval_s: float = 5.0

@@ -197,7 +197,9 @@ def open_battery(
         if source == "power_supply":
             raise BatteryError(f"no battery under {settings.power_supply_root}")
     if source in ("auto", "i2c"):
-        bus = settings.i2c_bus if settings.i2c_bus >= 0 else find_gauge_bus(settings.i2c_dev_root)
+        bus = settings.i2c_bus
+        if bus is None:
+            bus = find_gauge_bus(settings.i2c_dev_root)
         if bus is None and source == "i2c":
             bus = DEEPRACER_GAUGE_BUS
         if bus is not None:
