@@ -688,3 +688,14 @@ def test_supported_apis_lists_what_works_and_nothing_else(table: Table) -> None:
     assert listed == api_routes - UNMANAGED
     assert {"/api/emergency_stop", "/api/get_device_status", "/api/get_time"} <= listed
     assert not any(route.startswith("/api/v1/") for route in listed)
+
+
+def test_usb_counts_only_for_a_page_reached_over_the_usb_link(table: Table, monkeypatch) -> None:
+    """As the car: the USB link is up and the page came from https://deepracer.aws/."""
+    monkeypatch.setattr(table.service.network, "usb_connected", lambda: True)
+    over_usb = {"Referer": "https://deepracer.aws/home"}
+    answer = table.api("GET", "/api/is_usb_connected", headers=over_usb).json
+    assert answer == {"success": True, "is_usb_connected": True}
+    other = table.api("GET", "/api/is_usb_connected", headers={"Referer": "https://10.1.2.3/"})
+    assert other.json["is_usb_connected"] is False
+    assert table.api("GET", "/api/get_network_details").json["is_usb_connected"] is True

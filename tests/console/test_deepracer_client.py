@@ -89,7 +89,7 @@ class CommunityScript:
         boundary = uuid.uuid4().hex
         body = (
             (
-                f"--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; "
+                f'--{boundary}\r\nContent-Disposition: form-data; name="file"; '
                 f'filename="{filename}"\r\nContent-Type: application/gzip\r\n\r\n'
             ).encode()
             + data

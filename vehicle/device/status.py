@@ -79,7 +79,10 @@ def memory_used_percent(proc: Path = PROC) -> float:
 
 
 def disk_free_percent(path: Path) -> float:
-    stats = os.statvfs(path)
+    try:
+        stats = os.statvfs(path)
+    except OSError:
+        return 0.0
     return 100.0 * stats.f_bavail / stats.f_blocks if stats.f_blocks else 0.0
 
 

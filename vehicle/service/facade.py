@@ -359,6 +359,10 @@ class VehicleService:
     def network_details(self) -> dict[str, object]:
         return self.network.details()
 
+    def usb_connected(self) -> bool:
+        """A laptop on the USB link (DeepRacer's usb0 gadget)."""
+        return self.network.usb_connected()
+
     # -- system ------------------------------------------------------------------------
 
     def system_info(self) -> dict:

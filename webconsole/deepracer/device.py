@@ -53,8 +53,7 @@ def device_status() -> Any:
 def is_usb_connected() -> Any:
     """True when a laptop is on the USB link and this page came to the car over it."""
     referer = urlsplit(request.headers.get("Referer", "")).hostname or ""
-    linked = console().service.network_details()["is_usb_connected"]
-    return ok(is_usb_connected=bool(linked) and referer == USB_HOST)
+    return ok(is_usb_connected=console().service.usb_connected() and referer == USB_HOST)
 
 
 @bp.route("/api/get_network_details")
