@@ -132,9 +132,9 @@ def test_continuous_models_have_no_action_count(store, make_bundle):
 def test_a_bundle_outside_the_store_is_described_by_its_folder_or_archive(
     tmp_path, bundle, tar_bundle
 ):
-    space = load_metadata(bundle / "model_metadata.json").action_space
+    metadata = load_metadata(bundle / "model_metadata.json")
     (bundle / "README.md").write_text("how it was trained")
-    folder = describe_bundle("default", bundle, space)
+    folder = describe_bundle("default", bundle, metadata)
     assert (folder.name, folder.action_space_type, folder.action_count, folder.bundled) == (
         "default",
         "discrete",
@@ -143,7 +143,7 @@ def test_a_bundle_outside_the_store_is_described_by_its_folder_or_archive(
     )
     assert folder.size_bytes == sum(f.stat().st_size for f in bundle.iterdir())
     archive = tar_bundle(tmp_path / "shipped.tar.gz", bundle)
-    packed = describe_bundle("shipped", archive, space)
+    packed = describe_bundle("shipped", archive, metadata)
     assert (packed.size_bytes, packed.mtime) == (archive.stat().st_size, archive.stat().st_mtime)
     assert packed.action_count == 15
 
@@ -235,7 +235,11 @@ def test_a_hostile_archive_installs_nothing(store, tmp_path):
 
 
 @pytest.mark.parametrize(
-    "name", ["../evil", "..", ".hidden", "a/b", "", "x" * 65, "a b", "-dash", "naïve", 7, None]
+    "name",
+    [
+        *("../evil", "..", ".hidden", "a/b", "a\\b", "", "x" * 101, "a\nb", "trailing "),
+        *("-dash", "naïve", "$(rm)", "a;b", 7, None),
+    ],
 )
 def test_invalid_names_are_refused_everywhere(store, bundle, name):
     if name is not None:
@@ -249,10 +253,17 @@ def test_invalid_names_are_refused_everywhere(store, bundle, name):
 
 
 def test_a_folder_name_that_is_not_a_model_name_needs_an_explicit_name(store, make_bundle):
-    folder = make_bundle("my model")
-    with pytest.raises(ModelError, match="invalid model name 'my model'"):
+    folder = make_bundle("my model;")
+    with pytest.raises(ModelError, match="invalid model name 'my model;'"):
         store.install(folder)
     assert store.install(folder, name="my-model") == "my-model"
+
+
+@pytest.mark.parametrize("name", ["My model (1)", "physicalmodel-Fast_v2.3", "a", "_x", "x" * 100])
+def test_names_racers_give_their_files_are_kept(store, bundle, name):
+    assert store.install(bundle, name=name) == name
+    assert [info.name for info in store.list()] == [name]
+    store.delete(name)
 
 
 def test_missing_source(store, tmp_path):

@@ -31,13 +31,21 @@ from pathlib import Path
 
 from vehicle.atomic import fsync_dir
 from vehicle.config import ModelSettings
-from vehicle.core.metadata import METADATA_FILE, ActionSpace, ModelError, load_metadata, one_line
+from vehicle.core.metadata import (
+    METADATA_FILE,
+    ModelError,
+    ModelMetadata,
+    load_metadata,
+    one_line,
+)
 from vehicle.core.prepared import PREPARED_FILE, read_stamp
 from vehicle.model.bundle import model_name
 from vehicle.model.prepare import prune_cache
 from vehicle.model.worker import PreparedModel, prepare_in_worker
 
-NAME_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
+# A model's name is its folder's: kept as racers name their files ("My model (1)"), but one
+# path component, no hidden or staging folder, no control or shell-special characters.
+NAME_PATTERN = re.compile(r"[A-Za-z0-9_](?:[A-Za-z0-9 ._()+,=@~-]{0,98}[A-Za-z0-9._()+,=@~-])?")
 _STAGING_PREFIXES = (".install-", ".delete-")
 CACHE_DIR = ".prepared"  # a dot: never a model name
 _STALE_STAGING_S = 3600.0  # staging older than this is a crashed install's leftover
@@ -56,15 +64,18 @@ class ModelInfo:
     mtime: float
     error: str | None  # why the model cannot be used (state "error"), or None
     bundled: bool = False  # shipped or given with --model: not in the store, never deleted
+    training_algorithm: str | None = None  # the metadata's, as trained (clipped_ppo | sac)
+    sensors: tuple[str, ...] = ()  # the metadata's sensor list
 
 
 def describe_bundle(
-    name: str, path: Path, space: ActionSpace | None, error: str | None = None
+    name: str, path: Path, metadata: ModelMetadata | None, error: str | None = None
 ) -> ModelInfo:
     """A model's listing: what it was prepared from and for (when it is a prepared bundle),
     its action space, and the size and time of its folder (every file in it) or archive."""
     path = Path(path)
     files = [path] if path.is_file() else [f for f in path.rglob("*") if f.is_file()]
+    space = metadata.action_space if metadata is not None else None
     stamp, source_format, engine = None, None, None
     if path.is_dir() and (path / PREPARED_FILE).exists():
         try:
@@ -85,15 +96,17 @@ def describe_bundle(
         size_bytes=sum(f.stat().st_size for f in files),
         mtime=path.stat().st_mtime,
         error=error,
+        training_algorithm=metadata.training_algorithm if metadata is not None else None,
+        sensors=metadata.sensors if metadata is not None else (),
     )
 
 
 def validate_name(name: object) -> str:
-    """A model name is also a folder name: letters, digits, '.', '_', '-', no traversal."""
+    """A model name is also a folder name: one path component, never hidden, no traversal."""
     if not isinstance(name, str) or not NAME_PATTERN.fullmatch(name):
         raise ModelError(
-            f"invalid model name {name!r}: use up to 64 letters, digits, '.', '_' or '-', "
-            "starting with a letter or digit"
+            f"invalid model name {name!r}: use up to 100 letters, digits, spaces and "
+            "._()+,=@~- starting with a letter, digit or '_' and not ending with a space"
         )
     return name
 
@@ -220,10 +233,10 @@ class ModelStore:
             if (folder / "model.onnx").is_file():
                 problem = "installed by an older version (not prepared); install it again"
         try:
-            space = load_metadata(folder / METADATA_FILE).action_space
+            metadata = load_metadata(folder / METADATA_FILE)
         except ModelError as exc:
-            space, problem = None, problem or one_line(exc)
-        return describe_bundle(folder.name, folder, space, problem)
+            metadata, problem = None, problem or one_line(exc)
+        return describe_bundle(folder.name, folder, metadata, problem)
 
     def _remove_stale_staging(self) -> None:
         cutoff = time.time() - _STALE_STAGING_S
