@@ -20,7 +20,14 @@ from vehicle.config import Settings
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp", ".pgm", ".ppm")
 
 
-def _table_options(parser: argparse.ArgumentParser) -> None:
+def _model_options(parser: argparse.ArgumentParser) -> None:
+    """What `check` and `predict` share: a network file's metadata, the action table's inputs."""
+    parser.add_argument(
+        "--metadata",
+        type=Path,
+        metavar="FILE",
+        help="metadata for a network file (default: model_metadata.json beside it or one up)",
+    )
     parser.add_argument(
         "--calibration",
         type=Path,
@@ -47,13 +54,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="bundle, DeepRacer export (folder or .tar.gz), .pb, .tflite, model.xml, or a "
         "model_metadata.json alone (its action table only)",
     )
-    check.add_argument(
-        "--metadata",
-        type=Path,
-        metavar="FILE",
-        help="metadata for a network file (default: model_metadata.json beside it or one up)",
-    )
-    _table_options(check)
+    _model_options(check)
     check.add_argument("--json", action="store_true", help="print the table as a JSON list")
     check.set_defaults(func=run_check)
     predict = commands.add_parser("predict", help="what a model does on pictures")
@@ -61,13 +62,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     predict.add_argument(
         "images", type=Path, nargs="+", metavar="IMAGE|DIR", help="pictures; a folder in name order"
     )
-    predict.add_argument(
-        "--metadata",
-        type=Path,
-        metavar="FILE",
-        help="metadata for a network file (default: model_metadata.json beside it or one up)",
-    )
-    _table_options(predict)
+    _model_options(predict)
     predict.add_argument("--json", action="store_true", help="print a JSON list, one per image")
     predict.set_defaults(func=run_predict)
 
