@@ -1,0 +1,116 @@
+"""Does a cheaper form of a network drive like the original? Judged on simulator frames.
+
+Two uses, with two bars:
+
+- An optimised fp32 graph is the same network computed in another order: its outputs must
+  stay within ``FP32_TOLERANCE`` of the original's, with the same action on every frame.
+- A reduced-precision network (int8 dense weights) is a different network that may drive
+  the same. It is used only if, on at least ``MIN_FRAMES`` simulator frames from several
+  tracks, it picks the fp32 network's action on at least ``MIN_AGREEMENT`` of them, and never
+  picks another action where fp32 was sure of its choice (top-2 margin above
+  ``MAX_FLIP_MARGIN``). Close calls may flip; a clear choice may not.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import asdict, dataclass
+from typing import Any
+
+import numpy as np
+
+from vehicle.core.policy import Policy
+from vehicle.core.preprocess import Preprocessor
+
+MIN_FRAMES = 10_000
+MIN_AGREEMENT = 0.999
+MAX_FLIP_MARGIN = 0.05
+FP32_TOLERANCE = 1e-4
+
+
+@dataclass(frozen=True)
+class Agreement:
+    """How a candidate's actions compare with the fp32 network's on the same frames."""
+
+    frames: int
+    identical: int  # frames where both chose the same action
+    worst_flip_margin: float | None  # fp32's top-2 margin on the surest frame that flipped
+    max_abs_diff: float  # largest output difference on any frame
+    accepted: bool
+    reason: str
+
+    @property
+    def fraction(self) -> float:
+        return self.identical / self.frames if self.frames else 0.0
+
+    def to_json(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["fraction"] = round(self.fraction, 6)
+        data["max_abs_diff"] = float(f"{self.max_abs_diff:.3g}")
+        if self.worst_flip_margin is not None:
+            data["worst_flip_margin"] = round(self.worst_flip_margin, 6)
+        return data
+
+    def summary(self) -> str:
+        flips = self.frames - self.identical
+        worst = "" if not flips else f", surest flip at fp32 margin {self.worst_flip_margin:.4f}"
+        return (
+            f"{self.identical:,}/{self.frames:,} frames the same action "
+            f"({100 * self.fraction:.2f} %){worst}"
+        )
+
+
+def outputs_on(policies: Sequence[Policy], frames: Iterable[np.ndarray]) -> list[np.ndarray]:
+    """Each policy's outputs (frames x outputs) on the same frames, preprocessed as the car
+    does (one preprocessor per layout, each frame run through every policy in turn)."""
+    preprocessors = {p.layout: Preprocessor(p.layout) for p in policies}
+    rows: list[list[np.ndarray]] = [[] for _ in policies]
+    for frame in frames:
+        tensors = {layout: pre(frame) for layout, pre in preprocessors.items()}
+        for row, policy in zip(rows, policies, strict=True):
+            row.append(policy.run(tensors[policy.layout]))
+    return [np.stack(row) for row in rows]
+
+
+def _margins(outputs: np.ndarray) -> np.ndarray:
+    top2 = np.sort(outputs, axis=1)[:, -2:]
+    return top2[:, 1] - top2[:, 0]
+
+
+def judge_reduced(reference: np.ndarray, candidate: np.ndarray) -> Agreement:
+    """The reduced-precision gate, on discrete actions (argmax of the outputs)."""
+    frames = len(reference)
+    same = reference.argmax(axis=1) == candidate.argmax(axis=1)
+    flips = ~same
+    worst = float(_margins(reference)[flips].max()) if flips.any() else None
+    diff = float(np.abs(reference - candidate).max()) if frames else 0.0
+    identical = int(same.sum())
+    if frames < MIN_FRAMES:
+        accepted, reason = False, f"only {frames:,} frames; the gate needs {MIN_FRAMES:,}"
+    elif identical < MIN_AGREEMENT * frames:
+        accepted, reason = False, f"the same action on fewer than {100 * MIN_AGREEMENT:g} %"
+    elif worst is not None and worst > MAX_FLIP_MARGIN:
+        accepted = False
+        reason = f"an action flipped where fp32's margin was above {MAX_FLIP_MARGIN}"
+    else:
+        accepted, reason = True, "agrees with fp32"
+    return Agreement(frames, identical, worst, diff, accepted, reason)
+
+
+def judge_equivalent(
+    reference: np.ndarray, candidate: np.ndarray, *, discrete: bool
+) -> Agreement:
+    """The fp32 bar: outputs within ``FP32_TOLERANCE`` and, for discrete actions, every
+    action the same."""
+    frames = len(reference)
+    diff = float(np.abs(reference - candidate).max()) if frames else 0.0
+    same = reference.argmax(axis=1) == candidate.argmax(axis=1)
+    identical = int(same.sum())
+    if diff > FP32_TOLERANCE:
+        accepted, reason = False, f"outputs differ by {diff:.3g} (more than {FP32_TOLERANCE:g})"
+    elif discrete and identical != frames:
+        accepted, reason = False, "an action differs"
+    else:
+        accepted, reason = True, "the same network"
+    worst = float(_margins(reference)[~same].max()) if identical != frames else None
+    return Agreement(frames, identical, worst, diff, accepted, reason)
