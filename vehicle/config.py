@@ -16,6 +16,7 @@ from typing import Any, get_args, get_type_hints
 PWM_PERIOD_NS = 20_000_000  # 50 Hz, as every hobby servo and ESC expects
 PWM_BACKENDS = ("mock", "sysfs", "rpi-gpio", "pca9685", "sim")
 BATTERY_SOURCES = ("auto", "none", "power_supply", "i2c", "sim")
+PRECISIONS = ("auto", "fp32")  # auto: int8 dense layers where they agree with fp32
 
 
 class ConfigError(ValueError):
@@ -167,9 +168,13 @@ class ModelSettings:
     max_archive_members: int = 1000
     max_model_bytes: int = 256 * 1024 * 1024  # one network file (a DEEP graph is ~110 MB)
     max_graph_nodes: int = 20_000  # rl_coach's frozen graphs have 50 to 300
-    prepare_timeout_s: float = 120.0  # wall time of one preparation (the worker is killed)
+    prepare_timeout_s: float = 240.0  # wall time of one preparation (the worker is killed)
     prepare_memory_mb: int = 3072  # the worker's address space (RLIMIT_AS; 110 MB graph: 1.5 GB)
     cache_entries: int = 8  # prepared models kept for the CLI and re-uploads
+    precision: str = "auto"  # "fp32" never drives the reduced-precision form
+    agreement_frames: int = 10_000  # simulator frames the reduced-precision gate compares
+    agreement_budget_s: float = 90.0  # a gate not done by then refuses (too few frames)
+    engine_timing_s: float = 2.0  # measuring the candidate engines at install, in all
 
 
 @dataclass(frozen=True)
@@ -270,6 +275,8 @@ def load_settings(config_file: Path | None = None, data_dir: Path | None = None)
         settings = replace(settings, data_dir=Path(data_dir))
     if settings.pwm.backend not in PWM_BACKENDS:
         raise ConfigError(f"pwm.backend must be one of {', '.join(PWM_BACKENDS)}")
+    if settings.model.precision not in PRECISIONS:
+        raise ConfigError(f"model.precision must be one of {', '.join(PRECISIONS)}")
     if settings.battery.source not in BATTERY_SOURCES:
         raise ConfigError(f"battery.source must be one of {', '.join(BATTERY_SOURCES)}")
     return settings

@@ -42,11 +42,14 @@ def _open_onnx_bundle(directory: Path, threads: int) -> tuple[ModelMetadata, Pol
     return metadata, policy
 
 
-def open_model(directory: Path, name: str, *, threads: int = 1) -> LoadedModel:
-    """The prepared bundle (or shipped ONNX bundle) in ``directory``, opened for driving."""
+def open_model(
+    directory: Path, name: str, *, threads: int = 1, precision: str = "auto"
+) -> LoadedModel:
+    """The prepared bundle (or shipped ONNX bundle) in ``directory``, opened for driving;
+    ``precision`` as ``open_prepared`` takes it (a shipped bundle is always fp32)."""
     directory = Path(directory)
     if (directory / PREPARED_FILE).is_file() or not (directory / ONNX_FILE).is_file():
-        metadata, policy = open_prepared(directory, threads=threads)
+        metadata, policy = open_prepared(directory, threads=threads, precision=precision)
     else:
         metadata, policy = _open_onnx_bundle(directory, threads)
     return LoadedModel(name, directory, metadata, policy, Preprocessor(policy.layout))

@@ -1,10 +1,11 @@
 """The network, behind one small interface, and how the drive process opens a prepared bundle.
 
 A ``Policy`` is ``run(tensor) -> outputs`` plus the input ``layout`` its tensor must have.
-Two engines implement it: onnxruntime for ONNX bundles (``vehicle.core.onnxruntime_policy``)
-and OpenVINO's runtime for everything converted from DeepRacer's exports
-(``vehicle.core.openvino_policy``). Each engine is imported only when a bundle needs it, so a
-drive process loads one inference library, not both.
+Three engines implement it: onnxruntime (``vehicle.core.onnxruntime_policy``), OpenVINO's
+runtime (``vehicle.core.openvino_policy``) and LiteRT for .tflite files
+(``vehicle.core.litert_policy``). Which one runs a model was measured when it was prepared
+(``vehicle.model.engines``) and is written in its stamp. Each engine is imported only when a
+bundle needs it, so a drive process loads one inference library, not all three.
 
 ``open_prepared`` is the drive process's only way in: it reads the stamp the service wrote
 (``vehicle.core.prepared``), the metadata, and the network file the stamp names, then
@@ -21,6 +22,7 @@ from pathlib import Path
 
 import numpy as np
 
+from vehicle.config import PRECISIONS
 from vehicle.core.metadata import METADATA_FILE, ModelError, ModelMetadata, load_metadata
 from vehicle.core.prepared import PreparedStamp, read_stamp
 from vehicle.core.preprocess import INPUT_HEIGHT, INPUT_WIDTH, LAYOUT_SHAPES, Layout
@@ -34,6 +36,7 @@ WANTED_SHAPE = "[N,120,160,1] (NHWC) or [N,1,120,160] (NCHW)"
 ENGINE_CLASSES = {
     "onnxruntime": ("vehicle.core.onnxruntime_policy", "OnnxRuntimePolicy"),
     "openvino": ("vehicle.core.openvino_policy", "OpenVinoPolicy"),
+    "litert": ("vehicle.core.litert_policy", "LiteRtPolicy"),
 }
 
 
@@ -103,6 +106,7 @@ class Policy(ABC):
     """
 
     engine: str
+    precision: str = "fp32"  # or "int8": the prepared reduced-precision form
     layout: Layout
     n_outputs: int
     input_name: str
@@ -132,24 +136,52 @@ class Policy(ABC):
         return self._out.reshape(-1).copy()
 
 
-def open_engine(stamp: PreparedStamp, directory: Path, *, threads: int = 1) -> Policy:
-    """The engine the stamp names, opened on the bundle's network file."""
-    module_name, class_name = ENGINE_CLASSES[stamp.engine]
-    engine = getattr(importlib.import_module(module_name), class_name)
-    policy: Policy = engine(
+def open_network(
+    engine: str, path: Path, n_outputs: int, *, threads: int = 1, output_name: str | None = None
+) -> Policy:
+    """``engine`` (a name of ``ENGINE_CLASSES``) opened on one network file."""
+    module_name, class_name = ENGINE_CLASSES[engine]
+    engine_class = getattr(importlib.import_module(module_name), class_name)
+    policy: Policy = engine_class(path, n_outputs, threads=threads, output_name=output_name)
+    return policy
+
+
+def open_engine(
+    stamp: PreparedStamp, directory: Path, *, threads: int = 1, precision: str = "auto"
+) -> Policy:
+    """The network the stamp names, opened with its engine: the reduced-precision form
+    where it was accepted and ``precision`` is ``auto``, else fp32."""
+    if precision not in PRECISIONS:
+        raise ValueError(f"precision must be one of {PRECISIONS}, got {precision!r}")
+    reduced = stamp.reduced
+    if precision == "auto" and reduced is not None and reduced.accepted:
+        assert reduced.engine is not None and reduced.model_file is not None  # parse_stamp
+        policy = open_network(
+            reduced.engine,
+            Path(directory) / reduced.model_file,
+            stamp.n_outputs,
+            threads=threads,
+            output_name=stamp.output_name,
+        )
+        policy.precision = reduced.precision
+        return policy
+    return open_network(
+        stamp.engine,
         Path(directory) / stamp.model_file,
         stamp.n_outputs,
         threads=threads,
         output_name=stamp.output_name,
     )
-    return policy
 
 
-def open_prepared(directory: Path, *, threads: int = 1) -> tuple[ModelMetadata, Policy]:
+def open_prepared(
+    directory: Path, *, threads: int = 1, precision: str = "auto"
+) -> tuple[ModelMetadata, Policy]:
     """Open a bundle the service prepared; ``ModelError`` says why it cannot drive.
 
     Cheap by design (a stamp, a metadata file, one engine session and one test frame), so
     the drive process can switch models without parsing anything a client sent.
+    ``precision``: ``auto`` drives the reduced-precision form where it was accepted.
     """
     directory = Path(directory)
     stamp = read_stamp(directory)
@@ -161,7 +193,7 @@ def open_prepared(directory: Path, *, threads: int = 1) -> tuple[ModelMetadata, 
             f"the prepared model has {stamp.n_outputs} outputs but its metadata describes "
             f"{metadata.action_space.n_outputs}"
         )
-    policy = open_engine(stamp, directory, threads=threads)
+    policy = open_engine(stamp, directory, threads=threads, precision=precision)
     if (policy.layout, policy.input_name) != (stamp.layout, stamp.input_name):
         raise ModelError(
             f"the network's input is {policy.input_name!r} ({policy.layout}), but the "

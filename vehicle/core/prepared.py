@@ -11,7 +11,7 @@ field, because a file on disk is not proof of who wrote it.
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -22,8 +22,10 @@ from vehicle.core.metadata import ModelError, one_line
 LAYOUTS = ("NHWC", "NCHW")
 
 PREPARED_FILE = "prepared.json"
-PREPARED_FORMAT = 1  # bump when the bundle's layout changes; older bundles are re-prepared
-ENGINES = ("onnxruntime", "openvino")
+PREPARED_FORMAT = 2  # bump when the bundle's layout changes; older bundles are re-prepared
+ENGINES = ("onnxruntime", "openvino", "litert")
+PRECISIONS = ("fp32", "int8")
+REDUCED_STATUSES = ("accepted", "refused", "skipped")
 SOURCE_FORMATS = ("onnx", "tensorflow", "tflite", "openvino-ir")
 MAX_STAMP_BYTES = 64 * 1024
 
@@ -35,6 +37,27 @@ class SourceInfo:
     format: str  # one of SOURCE_FORMATS
     sha256: str  # of the original as received (the archive, file, or the files used)
     files: tuple[str, ...]  # the files used, relative to the original's root
+
+
+@dataclass(frozen=True)
+class ReducedPrecision:
+    """The reduced-precision form of the network, and whether it may drive.
+
+    ``accepted``: its file is in the bundle and drives where the car's settings allow;
+    ``refused``: it disagreed with fp32 (``agreement`` has the figures); ``skipped``: not
+    worth making (``reason`` says why). Only an accepted form has a file.
+    """
+
+    precision: str  # one of PRECISIONS other than fp32
+    status: str  # one of REDUCED_STATUSES
+    reason: str
+    engine: str | None = None
+    model_file: str | None = None
+    agreement: dict[str, Any] | None = None
+
+    @property
+    def accepted(self) -> bool:
+        return self.status == "accepted"
 
 
 @dataclass(frozen=True)
@@ -50,14 +73,21 @@ class PreparedStamp:
     file_sizes: dict[str, int]  # every file the drive reads, so a truncated copy is caught
     source: SourceInfo
     versions: dict[str, str]  # converter and engine versions, vehicle's own
+    reduced: ReducedPrecision | None = None
+    optimisations: tuple[str, ...] = ()  # what the preparation changed in the graph
+    timings_ms: dict[str, float] = field(default_factory=dict)  # the candidates, measured
 
     @property
     def files(self) -> tuple[str, ...]:
-        return (self.model_file, *((self.weights_file,) if self.weights_file else ()))
+        reduced = self.reduced.model_file if self.reduced and self.reduced.accepted else None
+        return tuple(
+            name for name in (self.model_file, self.weights_file, reduced) if name is not None
+        )
 
     def to_json(self) -> dict[str, Any]:
         data = asdict(self)
         data["source"]["files"] = list(self.source.files)
+        data["optimisations"] = list(self.optimisations)
         return data
 
 
@@ -73,6 +103,34 @@ def _file_name(value: Any, key: str) -> str:
     if not isinstance(value, str) or not value or "/" in value or value in (".", ".."):
         raise ModelError(f"{PREPARED_FILE}: {key} must be a file name in the bundle")
     return value
+
+
+def _reduced(data: Any) -> ReducedPrecision | None:
+    if data is None:
+        return None
+    if not isinstance(data, dict):
+        raise ModelError(f"{PREPARED_FILE}: reduced must be an object or null")
+    precision = _field(data, "precision", str)
+    status = _field(data, "status", str)
+    if precision not in PRECISIONS[1:] or status not in REDUCED_STATUSES:
+        raise ModelError(f"{PREPARED_FILE}: unknown reduced precision {precision!r} ({status!r})")
+    engine, model_file, agreement = (data.get(k) for k in ("engine", "model_file", "agreement"))
+    if status == "accepted":
+        if engine not in ENGINES:
+            raise ModelError(f"{PREPARED_FILE}: unknown engine {engine!r} for {precision}")
+        model_file = _file_name(model_file, "reduced.model_file")
+    elif model_file is not None:
+        raise ModelError(f"{PREPARED_FILE}: a {status} {precision} form has no file")
+    if agreement is not None and not isinstance(agreement, dict):
+        raise ModelError(f"{PREPARED_FILE}: reduced.agreement must be an object")
+    return ReducedPrecision(
+        precision,
+        status,
+        _field(data, "reason", str),
+        engine if isinstance(engine, str) else None,
+        model_file,
+        agreement,
+    )
 
 
 def parse_stamp(data: Any) -> PreparedStamp:
@@ -106,6 +164,10 @@ def parse_stamp(data: Any) -> PreparedStamp:
     n_outputs = _field(data, "n_outputs", int)
     if n_outputs < 1:
         raise ModelError(f"{PREPARED_FILE}: n_outputs must be positive")
+    timings = _field(data, "timings_ms", dict)
+    for label, value in timings.items():
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            raise ModelError(f"{PREPARED_FILE}: timings_ms[{label!r}] must be a number")
     stamp = PreparedStamp(
         format=version,
         engine=engine,
@@ -122,6 +184,9 @@ def parse_stamp(data: Any) -> PreparedStamp:
             tuple(str(f) for f in source_files),
         ),
         versions={str(k): str(v) for k, v in versions.items()},
+        reduced=_reduced(data.get("reduced")),
+        optimisations=tuple(str(note) for note in _field(data, "optimisations", list)),
+        timings_ms={str(k): float(v) for k, v in timings.items()},
     )
     missing = [name for name in stamp.files if name not in sizes]
     if missing:

@@ -86,8 +86,8 @@ def _load(source: ModelSource, max_nodes: int) -> tuple[Any, str, str]:
     if source.format == "tensorflow":
         return _from_graph_def(source, max_nodes)
     try:
-        if source.format == "tflite":
-            frontend = _frontend("tflite")
+        if source.format in ("tflite", "onnx"):
+            frontend = _frontend(source.format)
             model = frontend.convert(frontend.load(str(source.model)))
         else:
             model = import_runtime().Core().read_model(str(source.model), str(source.weights))
@@ -102,8 +102,9 @@ def _named(ports: Any, name: str) -> Any:
     return next(p for p in ports if {name, f"{name}:0"} & set(p.get_names()))
 
 
-def convert_to_ir(source: ModelSource, target: Path, *, max_nodes: int) -> Converted:
-    """Write ``model.xml`` and ``model.bin`` for the policy into ``target``."""
+def policy_model(source: ModelSource, *, max_nodes: int) -> tuple[Any, Converted]:
+    """The policy alone as an OpenVINO model: the camera input at batch 1, the policy
+    output, both named as the racer's graph names them."""
     ov = import_runtime()
     model, input_name, output_name = _load(source, max_nodes)
     try:
@@ -117,9 +118,20 @@ def convert_to_ir(source: ModelSource, target: Path, *, max_nodes: int) -> Conve
         kept.reshape({kept.inputs[0]: list(LAYOUT_SHAPES[layout])})
         kept.inputs[0].get_tensor().set_names({input_name})
         kept.outputs[0].get_tensor().set_names({output_name})
-        ov.save_model(kept, str(Path(target) / IR_MODEL), compress_to_fp16=False)
     except ModelError:
         raise
     except Exception as exc:
         raise ModelError(f"OpenVINO cannot prepare the network: {_reason(exc)}") from exc
-    return Converted(input_name, output_name, layout)
+    return kept, Converted(input_name, output_name, layout)
+
+
+def save_ir(model: Any, target: Path, stem: str = "model") -> None:
+    """``<stem>.xml`` and ``<stem>.bin`` in ``target``, weights kept in fp32."""
+    import_runtime().save_model(model, str(Path(target) / f"{stem}.xml"), compress_to_fp16=False)
+
+
+def convert_to_ir(source: ModelSource, target: Path, *, max_nodes: int) -> Converted:
+    """Write ``model.xml`` and ``model.bin`` for the policy into ``target``."""
+    model, converted = policy_model(source, max_nodes=max_nodes)
+    save_ir(model, target)
+    return converted

@@ -27,7 +27,6 @@ import os
 import shutil
 import tempfile
 import time
-from dataclasses import dataclass
 from pathlib import Path
 
 from vehicle import __version__
@@ -46,7 +45,6 @@ from vehicle.model.layout import ModelSource, find_model, is_archive, model_file
 from vehicle.model.worker import TEMP_PREFIX, PreparedModel
 
 SOURCE_DIR = "source"
-ONNX_MODEL = "model.onnx"
 STALE_TEMP_S = 3600.0
 MAX_METADATA_BYTES = 1024 * 1024
 _CHUNK = 1024 * 1024
@@ -107,59 +105,6 @@ def _copy_into(source: ModelSource, target: Path) -> ModelSource:
     )
 
 
-@dataclass(frozen=True)
-class Network:
-    """The network as prepared for its engine, before it is stamped."""
-
-    engine: str
-    model_file: str
-    weights_file: str | None
-    layout: str
-    input_name: str
-    output_name: str
-    versions: dict[str, str]  # of what checked, converted and runs it
-
-
-def _onnx_network(source: ModelSource, staging: Path) -> Network:
-    """Our own format: checked (no external data, the ONNX checker), run by onnxruntime."""
-    import onnx
-    import onnxruntime
-
-    from vehicle.core.policy import layout_of
-    from vehicle.model.validate import check_onnx
-
-    facts = check_onnx(source.model)
-    shutil.copyfile(source.model, staging / ONNX_MODEL)
-    versions = {"onnxruntime": onnxruntime.__version__, "onnx": onnx.__version__}
-    return Network(
-        "onnxruntime",
-        ONNX_MODEL,
-        None,
-        layout_of(list(facts.input_shape)),
-        facts.input_name,
-        facts.output_name,
-        versions,
-    )
-
-
-def _converted_network(source: ModelSource, staging: Path, limits: ModelSettings) -> Network:
-    """DeepRacer's formats: converted to IR, run by OpenVINO's runtime."""
-    from vehicle.core.openvino_policy import import_runtime
-    from vehicle.model.convert import IR_MODEL, IR_WEIGHTS, convert_to_ir
-
-    converted = convert_to_ir(source, staging, max_nodes=limits.max_graph_nodes)
-    versions = {"openvino": import_runtime().get_version()}
-    return Network(
-        "openvino",
-        IR_MODEL,
-        IR_WEIGHTS,
-        converted.layout,
-        converted.input_name,
-        converted.output_name,
-        versions,
-    )
-
-
 def _check_sizes(source: ModelSource, limits: ModelSettings) -> ModelSource:
     for path in (source.model, *((source.weights,) if source.weights else ())):
         _check_size(path, limits.max_model_bytes, "the network file")
@@ -168,30 +113,42 @@ def _check_sizes(source: ModelSource, limits: ModelSettings) -> ModelSource:
 
 
 def _build(source: ModelSource, key: str, staging: Path, limits: ModelSettings) -> PreparedStamp:
-    """Validate and convert ``source`` into ``staging``; returns the stamp written there."""
+    """Validate, convert, optimise and measure ``source`` into ``staging``; returns the
+    stamp written there."""
+    from vehicle.model.engines import prepare_network
+
     metadata = load_metadata(source.metadata)  # stereo and LIDAR models stop here
     copy = _copy_into(source, staging / SOURCE_DIR)
     shutil.copyfile(copy.metadata, staging / METADATA_FILE)
-    if source.format == "onnx":
-        network = _onnx_network(copy, staging)
-    else:
-        network = _converted_network(copy, staging, limits)
-    weights = [network.weights_file] if network.weights_file else []
+    work = staging.parent / "work"
+    work.mkdir()
+    space = metadata.action_space
+    choice = prepare_network(
+        copy,
+        staging,
+        work,
+        n_outputs=space.n_outputs,
+        discrete=space.type == "discrete",
+        limits=limits,
+    )
+    shutil.rmtree(work)
     stamp = PreparedStamp(
         format=PREPARED_FORMAT,
-        engine=network.engine,
-        model_file=network.model_file,
-        weights_file=network.weights_file,
-        layout=network.layout,
-        input_name=network.input_name,
-        output_name=network.output_name,
-        n_outputs=metadata.action_space.n_outputs,
+        engine=choice.fp32.engine,
+        model_file=choice.fp32.model_file,
+        weights_file=choice.fp32.weights_file,
+        layout=choice.layout,
+        input_name=choice.input_name,
+        output_name=choice.output_name,
+        n_outputs=space.n_outputs,
         file_sizes={
-            name: (staging / name).stat().st_size
-            for name in (network.model_file, *weights, METADATA_FILE)
+            name: (staging / name).stat().st_size for name in (*choice.files, METADATA_FILE)
         },
         source=SourceInfo(source.format, key, tuple(source.relative(p) for p in source.files)),
-        versions={"vehicle": __version__, **network.versions},
+        versions={"vehicle": __version__, **choice.versions},
+        reduced=choice.reduced,
+        optimisations=tuple(choice.optimisations),
+        timings_ms=choice.timings_ms,
     )
     atomic_write_json(staging / PREPARED_FILE, stamp.to_json())
     from vehicle.core.policy import open_prepared  # numpy and an engine: not for cache hits

@@ -53,4 +53,3 @@ def quantize_dense(source: Path, target: Path) -> list[str]:
         weight_type=QuantType.QUInt8,
     )
     return layers
-
