@@ -17,6 +17,7 @@ PWM_PERIOD_NS = 20_000_000  # 50 Hz, as every hobby servo and ESC expects
 PWM_BACKENDS = ("mock", "sysfs", "rpi-gpio", "pca9685", "sim")
 BATTERY_SOURCES = ("auto", "none", "power_supply", "i2c", "sim")
 PRECISIONS = ("auto", "fp32")  # auto: int8 dense layers where they agree with fp32
+ENGINE_CHOICES = ("auto", "onnxruntime", "openvino", "litert")  # auto: the fastest, measured
 
 
 class ConfigError(ValueError):
@@ -172,6 +173,7 @@ class ModelSettings:
     prepare_memory_mb: int = 3072  # the worker's address space (RLIMIT_AS; 110 MB graph: 1.5 GB)
     cache_entries: int = 8  # prepared models kept for the CLI and re-uploads
     precision: str = "auto"  # "fp32" never drives the reduced-precision form
+    engine: str = "auto"  # or one engine for fp32, where it can run the model
     agreement_frames: int = 10_000  # simulator frames the reduced-precision gate compares
     agreement_budget_s: float = 90.0  # a gate not done by then refuses (too few frames)
     engine_timing_s: float = 2.0  # measuring the candidate engines at install, in all
@@ -275,6 +277,8 @@ def load_settings(config_file: Path | None = None, data_dir: Path | None = None)
         settings = replace(settings, data_dir=Path(data_dir))
     if settings.pwm.backend not in PWM_BACKENDS:
         raise ConfigError(f"pwm.backend must be one of {', '.join(PWM_BACKENDS)}")
+    if settings.model.engine not in ENGINE_CHOICES:
+        raise ConfigError(f"model.engine must be one of {', '.join(ENGINE_CHOICES)}")
     if settings.model.precision not in PRECISIONS:
         raise ConfigError(f"model.precision must be one of {', '.join(PRECISIONS)}")
     if settings.battery.source not in BATTERY_SOURCES:

@@ -75,7 +75,7 @@ def test_a_cache_prepares_once(tmp_path, export_archive):
     second = load_bundle(archive, cache_dir=tmp_path / "cache")
     assert (entry / "prepared.json").stat().st_mtime_ns == stamp  # not prepared again
     assert (first.name, second.name) == ("racer-ppo_discrete_tiny_camera",) * 2
-    assert second.policy.engine == "openvino"
+    assert second.policy.engine in ("openvino", "onnxruntime")  # measured at install
 
 
 def test_a_prepared_bundle_opens_directly(tmp_path, export_archive):

@@ -39,9 +39,9 @@ def data_dir(tmp_path_factory) -> Path:
 def predict(data_dir: Path, model_cli, capsys):
     """``vehicle model predict MODEL IMAGE... --json`` on this module's car."""
 
-    def run(model: Path, *images: Path) -> list[dict]:
+    def run(model: Path, *images: Path, precision: str = "fp32") -> list[dict]:
         argv = ["--data-dir", str(data_dir), "model", "predict", str(model), *map(str, images)]
-        assert model_cli([*argv, "--json"]) == 0
+        assert model_cli([*argv, "--json", "--precision", precision]) == 0
         return json.loads(capsys.readouterr().out)
 
     return run
@@ -76,6 +76,17 @@ def test_physical_car_export_matches_tensorflow(kind, export_archive, tf_referen
     if "continuous" in kind:
         assert action["index"] is None
         assert -1.0 <= action["steer_norm"] <= 1.0 and 0.0 <= action["throttle_norm"] <= 1.0
+
+
+# int8 dense weights move the outputs by about 1e-3; the gate (tests/model/test_precision.py)
+# is what decides they may drive. Here: on TensorFlow's frames they choose TF's actions.
+INT8_TOLERANCE = 5e-3
+
+
+@pytest.mark.parametrize("kind", ["ppo_discrete_shallow_observation", "ppo_discrete_deep_camera"])
+def test_the_int8_form_chooses_tensorflows_actions(kind, export_archive, tf_reference, predict):
+    records = predict(export_archive(kind), FRAMES, precision="auto")
+    assert_agrees(records, tf_reference[kind], INT8_TOLERANCE)
 
 
 def test_continuous_action_is_the_outputs_mapped_onto_the_ranges(export_archive, predict):
@@ -147,7 +158,7 @@ def test_the_graph_wins_over_copies_beside_it(write_export, data_dir, tmp_path, 
     assert model_cli(argv) == 0
     out = capsys.readouterr().out.splitlines()
     assert out[0].endswith("OK, discrete (10 actions), NHWC input, sensor FRONT_FACING_CAMERA")
-    assert out[1].startswith("prepared: DeepRacer TensorFlow export -> openvino")
+    assert out[1].startswith("prepared: DeepRacer TensorFlow export -> ")
 
 
 def test_the_simulator_drives_an_export(export_archive, data_dir, capsys):

@@ -17,6 +17,7 @@ import cv2
 import numpy as np
 import pytest
 
+from vehicle.config import ModelSettings
 from vehicle.core.metadata import ModelError
 from vehicle.core.openvino_policy import OpenVinoPolicy, cpu_config
 from vehicle.core.policy import open_prepared
@@ -32,7 +33,8 @@ TINY = "ppo_discrete_tiny_camera"
 def prepared_ir(tmp_path_factory, export_archive) -> Path:
     """A DeepRacer export prepared for OpenVINO (in this process: the worker is tested
     elsewhere)."""
-    return prepare(export_archive(TINY), tmp_path_factory.mktemp("cache")).directory
+    limits = ModelSettings(engine="openvino")
+    return prepare(export_archive(TINY), tmp_path_factory.mktemp("cache"), limits=limits).directory
 
 
 @pytest.fixture(scope="module")
@@ -42,7 +44,8 @@ def prepared_onnx(tmp_path_factory) -> Path:
     bundle = tmp_path_factory.mktemp("bundle")
     (bundle / "model.onnx").write_bytes(build_policy(15).SerializeToString())
     shutil.copy(DATA / "sample_single_cam.model_metadata.json", bundle / "model_metadata.json")
-    return prepare(bundle, tmp_path_factory.mktemp("cache")).directory
+    limits = ModelSettings(engine="onnxruntime")
+    return prepare(bundle, tmp_path_factory.mktemp("cache"), limits=limits).directory
 
 
 @pytest.fixture

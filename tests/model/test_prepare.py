@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 
+from vehicle.config import ModelSettings
 from vehicle.core.prepared import PREPARED_FILE, read_stamp
 from vehicle.model.prepare import cached, prepare, prune_cache
 from vehicle.model.samples import SampleExport
@@ -23,7 +24,7 @@ TINY = "ppo_discrete_tiny_camera"
 
 def test_the_stamp_says_what_was_prepared_from_what(tmp_path, export_archive):
     archive = export_archive(TINY)
-    prepared = prepare(archive, tmp_path)
+    prepared = prepare(archive, tmp_path, limits=ModelSettings(engine="openvino"))
     stamp = prepared.stamp
     assert prepared.directory == tmp_path / stamp.source.sha256
     assert (stamp.engine, stamp.model_file, stamp.weights_file, stamp.layout) == (
@@ -41,6 +42,9 @@ def test_the_stamp_says_what_was_prepared_from_what(tmp_path, export_archive):
     assert stamp.source.format == "tensorflow"
     assert stamp.source.files == ("agent/model.pb", "model_metadata.json")
     assert set(stamp.versions) == {"vehicle", "openvino"}
+    assert "input normalisation" in stamp.optimisations[0]
+    assert set(stamp.timings_ms) == {"openvino fp32"}  # pinned: the only one measured
+    assert stamp.reduced is not None and stamp.reduced.status == "skipped"  # a tiny dense
     assert read_stamp(prepared.directory) == stamp
     assert (prepared.directory / "source" / "agent" / "model.pb").read_bytes() == (
         SampleExport.load(TINY).graph_bytes()
@@ -70,10 +74,11 @@ def test_a_folder_is_keyed_by_the_files_it_uses(tmp_path, write_export):
 
 def test_a_broken_cache_entry_is_prepared_again(tmp_path, export_archive):
     first = prepare(export_archive(TINY), tmp_path)
-    (first.directory / "model.bin").unlink()
+    network = first.stamp.model_file
+    (first.directory / network).unlink()
     assert cached(tmp_path, first.stamp.source.sha256) is None
     again = prepare(export_archive(TINY), tmp_path)
-    assert not again.cache_hit and (again.directory / "model.bin").is_file()
+    assert not again.cache_hit and (again.directory / again.stamp.model_file).is_file()
 
 
 def test_pruning_keeps_the_most_recent_and_drops_dead_workers_leftovers(tmp_path):

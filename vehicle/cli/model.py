@@ -15,7 +15,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from vehicle.config import Settings
+from vehicle.config import PRECISIONS, Settings
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp", ".pgm", ".ppm")
 
@@ -40,6 +40,12 @@ def _model_options(parser: argparse.ArgumentParser) -> None:
         default=100.0,
         metavar="PCT",
         help="maximum speed in %% (default 100)",
+    )
+    parser.add_argument(
+        "--precision",
+        choices=PRECISIONS,
+        help="auto: the int8 form where it passed the agreement gate; fp32: never "
+        "(default: the car's setting, model.precision)",
     )
 
 
@@ -97,7 +103,8 @@ def _open(args: argparse.Namespace, settings: Settings, path: Path) -> tuple[Any
         limits=settings.model,
         shown_as=str(path),
     )
-    metadata, policy = open_prepared(prepared.directory)
+    precision = args.precision or settings.model.precision
+    metadata, policy = open_prepared(prepared.directory, precision=precision)
     return prepared, metadata, policy
 
 
@@ -120,15 +127,32 @@ def format_table(rows: list[dict[str, Any]]) -> str:
     return "\n".join(lines)
 
 
-def _prepared_line(prepared: Any) -> str:
+def _prepared_lines(prepared: Any, policy: Any) -> list[str]:
+    """How the model was prepared, what was measured, and what drives."""
     from vehicle.model.layout import FORMAT_LABELS
 
     stamp = prepared.stamp
     cached = "cached" if prepared.cache_hit else "prepared now"
-    return (
+    lines = [
         f"prepared: {FORMAT_LABELS[stamp.source.format]} -> {stamp.engine} "
         f"(sha256 {stamp.source.sha256[:12]}, {cached})"
-    )
+    ]
+    lines += [f"  optimised: {note}" for note in stamp.optimisations]
+    if stamp.timings_ms:
+        measured = ", ".join(f"{label} {ms:.3f} ms" for label, ms in stamp.timings_ms.items())
+        lines.append(f"  measured at install: {measured}")
+    reduced = stamp.reduced
+    if reduced is not None:
+        lines.append(f"  {reduced.precision}: {reduced.status}: {reduced.reason}")
+        if reduced.agreement and reduced.status != "accepted":
+            figures = reduced.agreement
+            lines.append(
+                f"    {figures['identical']:,}/{figures['frames']:,} frames the same action "
+                f"({100 * figures['fraction']:.2f} %), surest flip at fp32 margin "
+                f"{figures['worst_flip_margin']}"
+            )
+    lines.append(f"driving: {policy.engine} {policy.precision}")
+    return lines
 
 
 def run_check(args: argparse.Namespace, settings: Settings) -> int:
@@ -152,7 +176,7 @@ def run_check(args: argparse.Namespace, settings: Settings) -> int:
     layout = "" if metadata_only else f", {policy.layout} input"
     print(f"{verdict}, {space.type} ({count}){layout}, sensor {', '.join(metadata.sensors)}")
     if not metadata_only:
-        print(_prepared_line(prepared))
+        print("\n".join(_prepared_lines(prepared, policy)))
     print(f"calibration: {calibration_source}; throttle limit {args.throttle_limit:g} %")
     print(format_table(rows))
     return 0

@@ -285,6 +285,13 @@ def prepare_network(
     candidates = builder.uploaded_tflite()
     if model is not None:
         candidates += builder.optimised(model)
+    built = list(candidates)
+    if limits.engine != "auto":
+        pinned = [c for c in candidates if c.engine == limits.engine]
+        if pinned:
+            candidates = pinned
+        else:
+            builder.notes.append(f"{limits.engine} cannot run this model: measured the others")
     opened = _open_all(staging, candidates, n_outputs, output_name, builder.notes)
     from vehicle.model.agreement import outputs_on
     from vehicle.model.frames import simulator_frames
@@ -326,7 +333,7 @@ def prepare_network(
         timings,
         _versions([c.engine for c in kept] + ([reduced.engine] if reduced.engine else [])),
     )
-    written = {name for c in candidates for name in (c.model_file, c.weights_file) if name}
+    written = {name for c in built for name in (c.model_file, c.weights_file) if name}
     for name in written - set(choice.files):
         (staging / name).unlink()
     return choice
