@@ -169,13 +169,13 @@ class ModelSettings:
     max_archive_members: int = 1000
     max_model_bytes: int = 256 * 1024 * 1024  # one network file (a DEEP graph is ~110 MB)
     max_graph_nodes: int = 20_000  # rl_coach's frozen graphs have 50 to 300
-    prepare_timeout_s: float = 240.0  # wall time of one preparation (the worker is killed)
+    prepare_timeout_s: float = 300.0  # wall time of one preparation (the worker is killed)
     prepare_memory_mb: int = 3072  # the worker's address space (RLIMIT_AS; 110 MB graph: 1.5 GB)
     cache_entries: int = 8  # prepared models kept for the CLI and re-uploads
     precision: str = "auto"  # "fp32" never drives the reduced-precision form
     engine: str = "auto"  # or one engine for fp32, where it can run the model
     agreement_frames: int = 10_000  # simulator frames the reduced-precision gate compares
-    agreement_budget_s: float = 90.0  # a gate not done by then refuses (too few frames)
+    agreement_budget_s: float = 150.0  # a gate not done by then refuses (too few frames)
     engine_timing_s: float = 2.0  # measuring the candidate engines at install, in all
 
 

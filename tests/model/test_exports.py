@@ -78,17 +78,6 @@ def test_physical_car_export_matches_tensorflow(kind, export_archive, tf_referen
         assert -1.0 <= action["steer_norm"] <= 1.0 and 0.0 <= action["throttle_norm"] <= 1.0
 
 
-# int8 dense weights move the outputs by about 1e-3; the gate (tests/model/test_precision.py)
-# is what decides they may drive. Here: on TensorFlow's frames they choose TF's actions.
-INT8_TOLERANCE = 5e-3
-
-
-@pytest.mark.parametrize("kind", ["ppo_discrete_shallow_observation", "ppo_discrete_deep_camera"])
-def test_the_int8_form_chooses_tensorflows_actions(kind, export_archive, tf_reference, predict):
-    records = predict(export_archive(kind), FRAMES, precision="auto")
-    assert_agrees(records, tf_reference[kind], INT8_TOLERANCE)
-
-
 def test_continuous_action_is_the_outputs_mapped_onto_the_ranges(export_archive, predict):
     kind = "sac_continuous_shallow_camera"
     (record, *_) = predict(export_archive(kind), FRAMES)

@@ -49,7 +49,10 @@ def test_readable_table_uses_the_cars_calibration_by_default(bundle, tmp_path, c
     assert out[0] == "model sample: OK, discrete (15 actions), NHWC input, sensor observation"
     assert out[1].startswith("prepared: ONNX -> ") and "(sha256 " in out[1]
     assert out[1].endswith(", prepared now)")
-    assert out[2] == "  optimised: input normalisation 0.00392157*x+0 folded into the first convolution"
+    assert (
+        out[2]
+        == "  optimised: input normalisation 0.00392157*x+0 folded into the first convolution"
+    )
     assert out[3].startswith("  measured at install: ") and "onnxruntime fp32" in out[3]
     assert out[4] == "  int8: skipped: no dense layer has 1,000,000 weights or more"
     assert out[5] in ("driving: onnxruntime fp32", "driving: openvino fp32")

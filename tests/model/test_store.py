@@ -11,13 +11,12 @@ from pathlib import Path
 
 import pytest
 
-from vehicle.core.metadata import ModelError, load_metadata
 from vehicle.config import ModelSettings
+from vehicle.core.metadata import ModelError, load_metadata
 from vehicle.model import store as store_module
 from vehicle.model.prepare import prepare
 from vehicle.model.store import ModelStore, describe_bundle
 from vehicle.model.synthetic import build_policy
-
 
 ONNXRUNTIME = ModelSettings(engine="onnxruntime")
 
@@ -82,7 +81,9 @@ def test_install_from_an_archive_with_a_subfolder(store, tmp_path, bundle, tar_b
 
 
 def test_install_a_deepracer_export(tmp_path, export_archive):
-    store = ModelStore(tmp_path / "models", prepare=prepare, limits=ModelSettings(engine="openvino"))
+    store = ModelStore(
+        tmp_path / "models", prepare=prepare, limits=ModelSettings(engine="openvino")
+    )
     archive = export_archive("ppo_discrete_tiny_camera")
     assert store.install(archive, name="racer") == "racer"
     (info,) = store.list()

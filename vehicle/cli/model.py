@@ -93,17 +93,19 @@ def _table(args: argparse.Namespace, settings: Settings, space: Any) -> tuple[An
 
 def _open(args: argparse.Namespace, settings: Settings, path: Path) -> tuple[Any, Any, Any]:
     """Prepare (or find in the cache) and open the model as the drive process would."""
+    from dataclasses import replace
+
     from vehicle.core.policy import open_prepared
     from vehicle.model.worker import prepare_in_worker
 
+    precision = args.precision or settings.model.precision
     prepared = prepare_in_worker(
         path,
         settings.prepared_models_dir,
         metadata=args.metadata,
-        limits=settings.model,
+        limits=replace(settings.model, precision=precision),
         shown_as=str(path),
     )
-    precision = args.precision or settings.model.precision
     metadata, policy = open_prepared(prepared.directory, precision=precision)
     return prepared, metadata, policy
 

@@ -26,6 +26,7 @@ PREPARED_FORMAT = 2  # bump when the bundle's layout changes; older bundles are 
 ENGINES = ("onnxruntime", "openvino", "litert")
 PRECISIONS = ("fp32", "int8")
 REDUCED_STATUSES = ("accepted", "refused", "skipped")
+PRECISION_OFF = "the car's model.precision is fp32"  # why a reduced form was not made
 SOURCE_FORMATS = ("onnx", "tensorflow", "tflite", "openvino-ir")
 MAX_STAMP_BYTES = 64 * 1024
 

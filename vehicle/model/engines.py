@@ -35,7 +35,7 @@ import numpy as np
 from vehicle.config import ModelSettings
 from vehicle.core.metadata import ModelError, one_line
 from vehicle.core.policy import Policy, grey_frame, open_network
-from vehicle.core.prepared import ReducedPrecision
+from vehicle.core.prepared import PRECISION_OFF, ReducedPrecision
 from vehicle.model.layout import ModelSource
 
 log = logging.getLogger(__name__)
@@ -205,6 +205,8 @@ def _reduced(
     def skipped(reason: str) -> ReducedPrecision:
         return ReducedPrecision("int8", "skipped", reason)
 
+    if limits.precision == "fp32":
+        return skipped(PRECISION_OFF)
     if not discrete:
         return skipped("continuous actions: no discrete action to compare, fp32 drives")
     if not (staging / ONNX_MODEL).is_file():

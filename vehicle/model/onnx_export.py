@@ -29,6 +29,7 @@ _SAME_NAME = {
     "Exp": "Exp",
     "Maximum": "Max",
     "Minimum": "Min",
+    "Identity": "Identity",
 }
 _STATIC_RESHAPES = ("Reshape", "Squeeze", "Unsqueeze")
 

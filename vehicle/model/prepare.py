@@ -34,6 +34,7 @@ from vehicle.atomic import atomic_write_json, fsync_dir
 from vehicle.config import ModelSettings
 from vehicle.core.metadata import METADATA_FILE, ModelError, load_metadata
 from vehicle.core.prepared import (
+    PRECISION_OFF,
     PREPARED_FILE,
     PREPARED_FORMAT,
     PreparedStamp,
@@ -66,14 +67,19 @@ def _sha256_files(source: ModelSource) -> str:
     return digest.hexdigest()
 
 
-def cached(cache_root: Path, key: str) -> PreparedModel | None:
-    """The prepared bundle for ``key`` if it is complete and current, else None."""
+def cached(cache_root: Path, key: str, limits: ModelSettings | None = None) -> PreparedModel | None:
+    """The prepared bundle for ``key`` if it is complete and current, else None. Prepared
+    while the car's precision was fp32, it is not current once reduced precision is on."""
     directory = Path(cache_root) / key
     try:
         stamp = read_stamp(directory)
     except ModelError:
         return None
     if stamp.source.sha256 != key:
+        return None
+    reduced = stamp.reduced
+    wanted = (limits or ModelSettings()).precision == "auto"
+    if wanted and reduced is not None and reduced.reason == PRECISION_OFF:
         return None
     with contextlib.suppress(OSError):
         os.utime(directory)  # recently used: pruning keeps it
@@ -214,7 +220,7 @@ def _prepare(
     if source.is_file() and metadata is None and is_archive(source):
         _check_size(source, limits.max_archive_bytes, "the archive")
         key = sha256_file(source)
-        if hit := cached(cache_root, key):
+        if hit := cached(cache_root, key, limits):
             return hit
         extracted = extract_archive(
             source,
@@ -227,7 +233,8 @@ def _prepare(
     is_folder = source.is_dir()
     found = find_model(source, shown_as) if is_folder else model_file_source(source, metadata)
     key = _sha256_files(_check_sizes(found, limits))
-    return cached(cache_root, key) or _prepare_source(found, key, cache_root, scratch, limits)
+    hit = cached(cache_root, key, limits)
+    return hit or _prepare_source(found, key, cache_root, scratch, limits)
 
 
 def prepare(
