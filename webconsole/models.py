@@ -36,6 +36,8 @@ def list_models() -> Any:
     return ok(
         models=console().service.list_models(),
         loaded=status["model"],
+        engine=status.get("model_engine"),
+        precision=status.get("model_precision"),
         loading=status["model_loading"],
         error=status["model_error"],
     )

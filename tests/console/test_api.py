@@ -38,6 +38,8 @@ def test_status_has_the_contract_fields(api: Api) -> None:
         "action",
         "model",
         "model_loading",
+        "model_engine",
+        "model_precision",
         "pulses",
         "uptime_s",
     ):

@@ -55,7 +55,9 @@ def test_the_loaded_bundled_model_is_listed_and_marked(bundled_api: Api, shipped
         "error": None,
         "training_algorithm": None,
         "sensors": ["observation"],
+        "reduced_precision": None,  # the shipped bundle is not prepared: fp32 as it is
     }
+    assert (listed["engine"], listed["precision"]) == ("onnxruntime", "fp32")  # what drives
 
 
 def test_deepracer_listings_show_the_bundled_model(bundled_api: Api) -> None:

@@ -183,3 +183,20 @@ def test_frames_come_from_every_track_and_are_the_same_every_time():
     assert all(f.shape == (120, 160) and f.dtype == np.uint8 for f in first)
     assert len({f.tobytes() for f in first}) == len(first)  # all different
     assert all(5 < f.mean() < 250 for f in first)  # lit, not blank
+
+
+@pytest.mark.slow
+def test_the_listing_and_the_loaded_model_say_which_precision_drives(prepared):
+    from vehicle.core.metadata import load_metadata
+    from vehicle.core.model import open_model
+    from vehicle.model.store import describe_bundle
+
+    directory = prepared["agrees"].directory
+    assert open_model(directory, "racer").policy.precision == "int8"
+    assert open_model(directory, "racer", precision="fp32").policy.precision == "fp32"
+    metadata = load_metadata(directory / "model_metadata.json")
+    listed = describe_bundle("racer", directory, metadata).reduced_precision
+    assert listed.startswith("int8 accepted: ") and "of 10,000" not in listed
+    assert "frames the same action" in listed
+    refused = describe_bundle("hostile", prepared["flips"].directory, metadata)
+    assert refused.reduced_precision.startswith("int8 refused: ")

@@ -98,10 +98,16 @@ def open_start_model(model: Path | None, state: RuntimeState, settings: Settings
         prepared = prepare_in_worker(
             model, settings.prepared_models_dir, limits=settings.model, shown_as=str(model)
         )
-        return open_model(prepared.directory, _model_name(model))
+        return open_model(
+            prepared.directory, _model_name(model), precision=settings.model.precision
+        )
     if state.active_model:
         try:
-            return open_model(settings.models_dir / state.active_model, state.active_model)
+            return open_model(
+                settings.models_dir / state.active_model,
+                state.active_model,
+                precision=settings.model.precision,
+            )
         except (ModelError, OSError) as exc:
             log.error(
                 "saved model %s not loaded (%s); driving the default", state.active_model, exc

@@ -259,7 +259,7 @@ class DriveCore:
 
     def _load(self, path: Path, name: str) -> None:
         try:
-            loaded = open_model(path, name)
+            loaded = open_model(path, name, precision=self.settings.model.precision)
             with self._model_lock:
                 self._activate(loaded)
             log.info("model %s loaded", name)
@@ -350,6 +350,8 @@ class DriveCore:
             "action": action,
             "model": model.name if model else None,
             "model_path": str(model.directory) if model else None,
+            "model_engine": model.policy.engine if model else None,
+            "model_precision": model.policy.precision if model else None,
             "model_loading": self.model_loading,
             "model_error": self.model_error,
             "frame_seq": frame.seq if frame else 0,

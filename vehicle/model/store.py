@@ -38,7 +38,7 @@ from vehicle.core.metadata import (
     load_metadata,
     one_line,
 )
-from vehicle.core.prepared import PREPARED_FILE, read_stamp
+from vehicle.core.prepared import PREPARED_FILE, PreparedStamp, read_stamp
 from vehicle.model.bundle import model_name
 from vehicle.model.prepare import prune_cache
 from vehicle.model.worker import PreparedModel, prepare_in_worker
@@ -56,7 +56,7 @@ class ModelInfo:
     name: str
     state: str  # "ready" | "error"
     format: str | None  # what was uploaded: onnx | tensorflow | tflite | openvino-ir
-    engine: str | None  # what runs it: onnxruntime | openvino
+    engine: str | None  # what runs it in fp32: onnxruntime | openvino | litert
     sha256: str | None  # of the original as uploaded
     action_space_type: str | None  # "discrete" | "continuous"; None when unreadable
     action_count: int | None  # discrete actions; None for continuous or unreadable
@@ -66,6 +66,14 @@ class ModelInfo:
     bundled: bool = False  # shipped or given with --model: not in the store, never deleted
     training_algorithm: str | None = None  # the metadata's, as trained (clipped_ppo | sac)
     sensors: tuple[str, ...] = ()  # the metadata's sensor list
+    reduced_precision: str | None = None  # "int8 accepted: <figures>", "int8 refused: ..."
+
+
+def _reduced_line(stamp: PreparedStamp | None) -> str | None:
+    reduced = stamp.reduced if stamp is not None else None
+    if reduced is None:
+        return None
+    return f"{reduced.precision} {reduced.status}: {reduced.reason}"
 
 
 def describe_bundle(
@@ -90,6 +98,7 @@ def describe_bundle(
         state="error" if error else "ready",
         format=source_format,
         engine=engine,
+        reduced_precision=_reduced_line(stamp),
         sha256=stamp.source.sha256 if stamp else None,
         action_space_type=space.type if space is not None else None,
         action_count=space.n_outputs if space is not None and space.type == "discrete" else None,

@@ -39,7 +39,8 @@
     const state = $("state");
     state.textContent = status.state;
     state.className = `badge ${status.state}`;
-    $("model").textContent = status.model_loading ? "loading…" : (status.model || "none");
+    const precision = status.model_precision ? ` (${status.model_engine}, ${status.model_precision})` : "";
+    $("model").textContent = status.model_loading ? "loading…" : (status.model ? status.model + precision : "none");
     // No step yet (no model, or no frame): nothing measured, rather than "0.0".
     const stepped = Boolean(status.action);
     $("loop-hz").textContent = stepped ? fmt(status.loop_hz) : "–";

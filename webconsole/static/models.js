@@ -12,14 +12,18 @@
     return td;
   }
 
+  function tagged(text, title) {
+    const tag = document.createElement("span");
+    tag.className = "tag";
+    tag.textContent = text;
+    tag.title = title;
+    return tag;
+  }
+
   function nameCell(model) {
     const td = cell(model.name);
     if (model.bundled) {
-      const tag = document.createElement("span");
-      tag.className = "tag";
-      tag.textContent = "bundled";
-      tag.title = "Comes with the car's software (or --model), not from the store";
-      td.append(" ", tag);
+      td.append(" ", tagged("bundled", "Comes with the car's software (or --model), not from the store"));
     }
     return td;
   }
@@ -41,6 +45,8 @@
     const data = await act(() => api("GET", "/api/v1/models"));
     if (!data) return;
     $("loaded").textContent = data.loaded || "none";
+    // Which engine, at which precision, runs the loaded model (int8 only where it agreed).
+    $("driving").textContent = data.engine ? `(${data.engine}, ${data.precision})` : "";
     $("loading-state").textContent = data.loading ? "(loading…)" : (data.error ? `— ${data.error}` : "");
     $("loading-state").className = data.error ? "error" : "";
     const rows = $("model-rows");
@@ -48,7 +54,7 @@
     if (data.models.length === 0) {
       const tr = document.createElement("tr");
       const td = cell("No models yet: upload one above.");
-      td.colSpan = 5;
+      td.colSpan = 6;
       tr.appendChild(td);
       rows.appendChild(tr);
     }
@@ -58,6 +64,12 @@
       if (model.bundled) tr.dataset.bundled = "";
       tr.appendChild(nameCell(model));
       tr.appendChild(cell(describe(model)));
+      const engine = cell(model.engine || "–");
+      if (model.reduced_precision) engine.title = model.reduced_precision;
+      if (model.reduced_precision && model.reduced_precision.startsWith("int8 accepted")) {
+        engine.append(" ", tagged("int8", model.reduced_precision));
+      }
+      tr.appendChild(engine);
       tr.appendChild(cell(formatBytes(model.size_bytes)));
       tr.appendChild(cell(model.error ? `Unusable: ${model.error}` : (model.active ? "Loaded" : "Ready")));
       const actions = document.createElement("td");
