@@ -47,10 +47,32 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         metavar="HZ",
         help="camera rate for latency and jitter",
     )
+    parser.add_argument(
+        "--engines",
+        action="store_true",
+        help="only the engines table: each engine's floor at each precision, 1 and 2 threads",
+    )
+    parser.add_argument(
+        "--tf-python",
+        metavar="PATH",
+        help="a Python with TensorFlow, to make the .tflite files for --engines",
+    )
     parser.set_defaults(func=run)
 
 
+def run_engines(args: argparse.Namespace) -> int:
+    from vehicle.bench import engines
+
+    report = engines.run(args.duration, args.tf_python)
+    if args.json is not None:
+        atomic_write_json(args.json, report)
+    print(engines.format_table(report))
+    return 0
+
+
 def run(args: argparse.Namespace, settings: Settings) -> int:
+    if args.engines:
+        return run_engines(args)
     from vehicle.bench.report import format_table
     from vehicle.bench.runner import BenchOptions, run_bench
 

@@ -85,25 +85,37 @@ class Choice:
         return [n for n in names if n]
 
 
-def time_policies(
-    policies: dict[str, Policy], tensors: dict[str, np.ndarray], budget_s: float
-) -> dict[str, float]:
-    """p50 ms of each policy's ``run``, timed in interleaved rounds so that a busy moment
-    on the machine falls on every candidate alike."""
+def interleaved_samples(
+    policies: dict[str, Policy],
+    tensors: dict[str, np.ndarray],
+    budget_s: float,
+    *,
+    rounds: int = TIMING_ROUNDS,
+) -> dict[str, list[float]]:
+    """Seconds each ``run`` took, timed in interleaved rounds so that a busy moment on the
+    machine falls on every policy alike (at least one run per policy and round)."""
     samples: dict[str, list[float]] = {name: [] for name in policies}
     for name, policy in policies.items():
         for _ in range(WARMUP_RUNS):
             policy.run(tensors[name])
-    window = budget_s / TIMING_ROUNDS / max(1, len(policies))
+    window = budget_s / rounds / max(1, len(policies))
     clock = time.perf_counter
-    for _ in range(TIMING_ROUNDS):
+    for _ in range(rounds):
         for name, policy in policies.items():
             tensor, runs = tensors[name], samples[name]
-            end = clock() + window
-            while not runs or clock() < end:
+            end, before = clock() + window, len(runs)
+            while len(runs) == before or clock() < end:
                 start = clock()
                 policy.run(tensor)
                 runs.append(clock() - start)
+    return samples
+
+
+def time_policies(
+    policies: dict[str, Policy], tensors: dict[str, np.ndarray], budget_s: float
+) -> dict[str, float]:
+    """p50 ms of each policy's ``run`` (``interleaved_samples``)."""
+    samples = interleaved_samples(policies, tensors, budget_s)
     return {name: round(float(np.median(runs)) * 1000, 4) for name, runs in samples.items()}
 
 
