@@ -7,7 +7,11 @@ DONKEYCAR_PACKAGES = donkeycar==5.3.0 pyfiglet prettytable wcwidth pillow
 
 BENCH_MODELS_JSON ?= bench-results/models.json
 
-.PHONY: bench bench-models
+BENCH_ENGINES_JSON ?= bench-results/engines.json
+# A Python with TensorFlow for the .tflite files (empty: this one, if it has TensorFlow).
+TF_PYTHON ?=
+
+.PHONY: bench bench-models bench-engines
 bench:
 	$(PYTHON) -c "import donkeycar.vehicle" >/dev/null 2>&1 || \
 		$(PYTHON) -m pip install --no-deps $(DONKEYCAR_PACKAGES)
@@ -16,3 +20,9 @@ bench:
 # Preparing DeepRacer exports (per topology), cached loads, and the engines' inference floors.
 bench-models:
 	$(PYTHON) -m vehicle.bench.models --json $(BENCH_MODELS_JSON)
+
+# Every engine's inference floor, at each precision and 1 and 2 threads, on DeepRacer's
+# shallow graph, against the stock (OpenVINO) and community (TFLite XNNPACK) cars' engines.
+bench-engines:
+	$(PYTHON) -m vehicle bench --engines --json $(BENCH_ENGINES_JSON) \
+		$(if $(TF_PYTHON),--tf-python $(TF_PYTHON)) $(BENCH_ARGS)

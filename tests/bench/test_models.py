@@ -14,7 +14,7 @@ def test_a_short_run_reports_every_figure(tmp_path, monkeypatch, capsys):
     report = json.loads(out.read_text())
     assert json.loads(capsys.readouterr().out) == report
     (conversion,) = report["conversion"].values()
-    assert conversion["engine"] == "openvino"
+    assert conversion["engine"] in ("openvino", "onnxruntime")  # measured at install
     for key in ("prepare_s", "prepare_hit_s", "first_open_s", "open_s", "rss_mb"):
         assert conversion[key] > 0
     assert conversion["prepare_hit_s"] < conversion["prepare_s"]
@@ -22,7 +22,7 @@ def test_a_short_run_reports_every_figure(tmp_path, monkeypatch, capsys):
     assert set(floors) == {
         "bench_net/onnxruntime",
         "bench_net/openvino",
-        "export_shallow/openvino",
+        f"export_shallow/{conversion['engine']}-fp32",  # a tiny dense layer: no int8 form
     }
     assert floors["bench_net/onnxruntime"]["ratio_to_onnxruntime"] == 1.0
     for floor in floors.values():

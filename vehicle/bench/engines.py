@@ -58,6 +58,13 @@ class Row:
     open: Callable[[int], Policy]  # threads -> a fresh policy
 
 
+def _outputs() -> int:
+    """The sample's action count (its discrete action space)."""
+    from vehicle.model.samples import SampleExport
+
+    return len(SampleExport.load(NETWORK).metadata["action_space"])
+
+
 def _tf_python(given: str | None) -> str | None:
     """An interpreter with TensorFlow: the one given, the environment's, or this one."""
     candidates = [given, os.environ.get(TF_PYTHON_ENV), sys.executable]
@@ -94,7 +101,7 @@ def _tflite_rows(graph: Path, work: Path, tf_python: str | None, notes: list[str
     for kind, label in TFLITE_KINDS.items():
         path = work / f"{kind}.tflite"
         role = "anchor" if label in ANCHORS else "other"
-        rows.append(Row(label, role, lambda t, p=path: LiteRtPolicy(p, 15, threads=t)))
+        rows.append(Row(label, role, lambda t, p=path: LiteRtPolicy(p, _outputs(), threads=t)))
     return rows
 
 
@@ -106,7 +113,9 @@ def _stock_openvino(export: Path, work: Path) -> Row:
 
     model, _ = policy_model(find_model(export, None), max_nodes=ModelSettings().max_graph_nodes)
     save_ir(model, work, "stock")
-    return Row(ANCHORS[0], "anchor", lambda t: OpenVinoPolicy(work / "stock.xml", 15, threads=t))
+    return Row(
+        ANCHORS[0], "anchor", lambda t: OpenVinoPolicy(work / "stock.xml", _outputs(), threads=t)
+    )
 
 
 def _our_rows(export: Path, work: Path) -> tuple[list[Row], dict[str, Any], Path]:

@@ -11,8 +11,9 @@
 - ``floor_ms``: inference alone (one thread, the preprocessed frame bound once, as the drive
   loop runs it), p50/p99/min and CPU per inference, interleaved in rounds so load on the
   machine falls on every engine alike: onnxruntime and OpenVINO on the bench's
-  DeepRacer-shaped ONNX network (``vehicle.bench.network``), and OpenVINO on each prepared
-  export. Ratios are against onnxruntime on the bench network, measured in the same run.
+  DeepRacer-shaped ONNX network (``vehicle.bench.network``), and each prepared export with
+  the engine and precision its installation chose (``vehicle bench --engines`` has them
+  all). Ratios are against onnxruntime on the bench network, measured in the same run.
 """
 
 from __future__ import annotations
@@ -94,13 +95,16 @@ def conversion_figures(work: Path) -> dict[str, dict[str, float]]:
 
 
 def _engines(work: Path, conversion_cache: Path) -> dict[str, Any]:
-    """The policies to time: both engines on the bench network, OpenVINO on the exports."""
+    """The policies to time: both engines on the bench network, each export as installed."""
+    from vehicle.config import ModelSettings
     from vehicle.core.openvino_policy import OpenVinoPolicy, import_runtime
     from vehicle.core.policy import open_prepared
     from vehicle.model.prepare import prepare
 
     net = build_shallow_bundle(work / "bench-net")
-    _, onnx_policy = open_prepared(prepare(net, work / "bench-cache").directory)
+    onnxruntime_fp32 = ModelSettings(engine="onnxruntime", precision="fp32")
+    prepared = prepare(net, work / "bench-cache", limits=onnxruntime_fp32)
+    _, onnx_policy = open_prepared(prepared.directory)
     ov = import_runtime()
     ir = ov.Core().read_model(str(net / "model.onnx"))
     ir.reshape({ir.inputs[0]: [1, 120, 160, 1]})
@@ -113,7 +117,8 @@ def _engines(work: Path, conversion_cache: Path) -> dict[str, Any]:
         if not entry.name.startswith("."):
             metadata, policy = open_prepared(entry)
             topology = metadata.neural_network or entry.name[:8]
-            policies[f"export_{_TOPOLOGY_OF.get(topology, topology)}/openvino"] = policy
+            name = _TOPOLOGY_OF.get(topology, topology)
+            policies[f"export_{name}/{policy.engine}-{policy.precision}"] = policy
     return policies
 
 

@@ -128,10 +128,3 @@ def policy_model(source: ModelSource, *, max_nodes: int) -> tuple[Any, Converted
 def save_ir(model: Any, target: Path, stem: str = "model") -> None:
     """``<stem>.xml`` and ``<stem>.bin`` in ``target``, weights kept in fp32."""
     import_runtime().save_model(model, str(Path(target) / f"{stem}.xml"), compress_to_fp16=False)
-
-
-def convert_to_ir(source: ModelSource, target: Path, *, max_nodes: int) -> Converted:
-    """Write ``model.xml`` and ``model.bin`` for the policy into ``target``."""
-    model, converted = policy_model(source, max_nodes=max_nodes)
-    save_ir(model, target)
-    return converted

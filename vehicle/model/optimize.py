@@ -13,6 +13,8 @@ the result against the original on real frames before anything drives it.
 - rl_coach's gradient rescaler (``x*r + x*(1-r)``, an identity at inference) becomes ``x``.
 - The NCHW -> NHWC transpose before ``Flatten`` goes into the dense layer's weights (their
   rows are permuted once), so the activations are never moved.
+- A transpose that moves only dimensions of size 1 (the grey input's NHWC -> NCHW) becomes
+  a reshape: onnxruntime otherwise copies the frame for it.
 """
 
 from __future__ import annotations
@@ -217,12 +219,36 @@ def fold_flatten_transpose(model: Any) -> list[str]:
     return notes
 
 
+def unit_transposes_to_reshapes(model: Any) -> list[str]:
+    """A transpose that only moves dimensions of size 1 (the grey input's NHWC -> NCHW)
+    moves no data: a reshape says so, and engines run it without a copy."""
+    ops = _opset()
+    notes = []
+    for node in model.get_ordered_ops():
+        if node.get_type_name() != "Transpose" or node.get_input_partial_shape(0).is_dynamic:
+            continue
+        perm = _constant(node.input_value(1))
+        shape = list(node.get_input_shape(0))
+        if perm is None:
+            continue
+        moved = [int(axis) for axis in perm if shape[int(axis)] != 1]
+        if moved != sorted(moved):
+            continue
+        target = np.array(list(node.get_output_shape(0)), np.int64)
+        node.output(0).replace(
+            ops.reshape(node.input_value(0), ops.constant(target), False).output(0)
+        )
+        notes.append(f"a transpose of {shape} that moves no data became a reshape")
+    return notes
+
+
 def optimise(model: Any) -> list[str]:
     """All passes, in order; returns what was done, one note a change."""
     constant_fold(model)
     notes = fold_input_affine(model)
     notes += fold_rescalers(model)
     notes += fold_flatten_transpose(model)
+    notes += unit_transposes_to_reshapes(model)
     constant_fold(model)
     model.validate_nodes_and_infer_types()
     return notes
