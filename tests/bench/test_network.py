@@ -21,4 +21,4 @@ def test_shallow_bundle_is_deepracer_sized_and_loads(tmp_path: Path) -> None:
     assert 5_700_000 < parameters < 5_900_000
     loaded = load_bundle(bundle)
     assert loaded.metadata.action_space.n_outputs == 15
-    assert loaded.policy.layout == "NHWC"
+    assert loaded.policy.layout == "NCHW"  # prepared: NHWC grey is the same bytes

@@ -30,16 +30,13 @@ def test_an_export_uploads_loads_and_drives(api: Api, service: VehicleService, t
     sent = upload(api, export_tar(tmp_path), "racer.tar.gz", "/api/uploadModels", "PUT")
     assert sent.json["success"], sent.json
     (listed,) = api("GET", "/api/v1/models").json["models"]
-    assert (listed["name"], listed["state"], listed["format"], listed["engine"]) == (
-        "racer",
-        "ready",
-        "tensorflow",
-        "openvino",
-    )
+    assert (listed["name"], listed["state"], listed["format"]) == ("racer", "ready", "tensorflow")
+    assert listed["engine"] in ("openvino", "onnxruntime")  # the faster, measured at install
     assert api("GET", "/api/models").json["models"][0]["model_folder_name"] == "racer"
     assert api("PUT", "/api/models/racer/model").json == {"success": True}
     assert wait_loaded(api) == "loaded"
     assert service.status()["model"] == "racer"
+    assert service.status()["model_precision"] == "fp32"  # a tiny dense layer: no int8 form
     assert api("PUT", "/api/drive_mode", json={"drive_mode": "auto"}).json["success"]
     assert api("PUT", "/api/start_stop", json={"start_stop": "start"}).json["success"]
     deadline = time.monotonic() + 10

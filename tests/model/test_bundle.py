@@ -21,7 +21,8 @@ def test_folder_bundle(bundle):
     assert loaded.name == "sample"
     assert loaded.directory == bundle
     assert loaded.metadata.action_space.n_outputs == 15
-    assert loaded.preprocessor.layout == loaded.policy.layout == "NHWC"
+    # prepared: the grey input taken as NCHW (the same bytes as the network's NHWC)
+    assert loaded.preprocessor.layout == loaded.policy.layout == "NCHW"
     out = loaded.policy.run(loaded.preprocessor(np.zeros((480, 640, 3), np.uint8)))
     assert out.shape == (15,)
 

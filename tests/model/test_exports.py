@@ -146,7 +146,7 @@ def test_the_graph_wins_over_copies_beside_it(write_export, data_dir, tmp_path, 
     argv = ["--data-dir", str(data_dir), "model", "check", str(folder)]
     assert model_cli(argv) == 0
     out = capsys.readouterr().out.splitlines()
-    assert out[0].endswith("OK, discrete (10 actions), NHWC input, sensor FRONT_FACING_CAMERA")
+    assert out[0].endswith("OK, discrete (10 actions), NCHW input, sensor FRONT_FACING_CAMERA")
     assert out[1].startswith("prepared: DeepRacer TensorFlow export -> ")
 
 

@@ -46,20 +46,21 @@ def test_readable_table_uses_the_cars_calibration_by_default(bundle, tmp_path, c
     data_dir = tmp_path / "fresh-car"
     assert model_cli(["--data-dir", str(data_dir), "model", "check", str(bundle)]) == 0
     out = capsys.readouterr().out.splitlines()
-    assert out[0] == "model sample: OK, discrete (15 actions), NHWC input, sensor observation"
+    assert out[0] == "model sample: OK, discrete (15 actions), NCHW input, sensor observation"
     assert out[1].startswith("prepared: ONNX -> ") and "(sha256 " in out[1]
     assert out[1].endswith(", prepared now)")
-    assert out[2:4] == [
+    assert out[2:5] == [
         "  optimised: input normalisation 0.00392157*x+0 folded into the first convolution",
         "  optimised: a transpose of [1, 120, 160, 1] that moves no data became a reshape",
+        "  optimised: the grey input is taken in NCHW (the same bytes as NHWC): no reshape",
     ]
-    assert out[4].startswith("  measured at install: ") and "onnxruntime fp32" in out[4]
-    assert out[5] == "  int8: skipped: no dense layer has 1,000,000 weights or more"
-    assert out[6] in ("driving: onnxruntime fp32", "driving: openvino fp32")
-    assert out[7].startswith("calibration: DeepRacer defaults")
-    assert out[8].split() == list(ROW_KEYS)
-    assert out[9].split() == ["0", "-30.0000", "0.6667", "-1.0000", "0.6000", "1200000", "1365000"]
-    assert len(out) == 9 + 15
+    assert out[5].startswith("  measured at install: ") and "onnxruntime fp32" in out[5]
+    assert out[6] == "  int8: skipped: no dense layer has 1,000,000 weights or more"
+    assert out[7] in ("driving: onnxruntime fp32", "driving: openvino fp32")
+    assert out[8].startswith("calibration: DeepRacer defaults")
+    assert out[9].split() == list(ROW_KEYS)
+    assert out[10].split() == ["0", "-30.0000", "0.6667", "-1.0000", "0.6000", "1200000", "1365000"]
+    assert len(out) == 10 + 15
     assert model_cli(["--data-dir", str(data_dir), "model", "check", str(bundle)]) == 0
     assert capsys.readouterr().out.splitlines()[1].endswith(", cached)")
 

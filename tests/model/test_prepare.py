@@ -31,7 +31,7 @@ def test_the_stamp_says_what_was_prepared_from_what(tmp_path, export_archive):
         "openvino",
         "model.xml",
         "model.bin",
-        "NHWC",
+        "NCHW",  # the grey input, taken as NCHW: the same bytes as the graph's NHWC
     )
     sample = SampleExport.load(TINY)
     assert (stamp.input_name, stamp.output_name, stamp.n_outputs) == (

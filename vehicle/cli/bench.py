@@ -55,7 +55,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument(
         "--tf-python",
         metavar="PATH",
-        help="a Python with TensorFlow, to make the .tflite files for --engines",
+        help="a Python with TensorFlow, to make the .tflite files for --engines (default: "
+        "$VEHICLE_BENCH_TF_PYTHON, else this one if it has TensorFlow, else no TFLite rows)",
     )
     parser.set_defaults(func=run)
 

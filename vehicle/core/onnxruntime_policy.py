@@ -1,4 +1,6 @@
-"""The onnxruntime engine: ONNX bundles (ours, and the default model).
+"""The onnxruntime engine: the shipped ONNX bundle, and prepared networks where it was the
+fastest (the optimised fp32 ONNX, and the int8 form of a big dense layer; see
+``vehicle.model.engines``).
 
 Session settings are chosen for the car, a 2-core machine where the camera thread (capture
 and JPEG decode) and the console (Flask, JPEG encode for viewers) share the CPU with

@@ -1,8 +1,9 @@
-"""The OpenVINO engine: DeepRacer's exports, converted once to OpenVINO IR by the service.
+"""The OpenVINO engine: prepared networks as OpenVINO IR, where OpenVINO ran them fastest.
 
-OpenVINO is the stock DeepRacer car's own runtime. The service converts a racer's frozen
-TensorFlow graph (or .tflite, or IR) to IR in a worker; the drive process only compiles
-that IR for the CPU and runs it. Settings, for the same reasons as the onnxruntime engine's:
+OpenVINO is the stock DeepRacer car's own runtime. The service reads every format racers
+upload with it, optimises the network and saves it as IR in a worker; the drive process only
+compiles that IR for the CPU and runs it. Settings, for the same reasons as the onnxruntime
+engine's:
 
 - ``INFERENCE_NUM_THREADS=1``, ``NUM_STREAMS=1``, ``PERFORMANCE_HINT=LATENCY``: one frame at
   a time on the drive loop's thread; the other core is the camera's and the console's.

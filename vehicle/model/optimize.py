@@ -14,7 +14,8 @@ the result against the original on real frames before anything drives it.
 - The NCHW -> NHWC transpose before ``Flatten`` goes into the dense layer's weights (their
   rows are permuted once), so the activations are never moved.
 - A transpose that moves only dimensions of size 1 (the grey input's NHWC -> NCHW) becomes
-  a reshape: onnxruntime otherwise copies the frame for it.
+  a reshape, and then the input itself is declared NCHW (the same bytes for one channel):
+  onnxruntime otherwise copies the frame for it.
 """
 
 from __future__ import annotations
@@ -242,6 +243,31 @@ def unit_transposes_to_reshapes(model: Any) -> list[str]:
     return notes
 
 
+def grey_input_as_nchw(model: Any) -> list[str]:
+    """An NHWC grey input whose only use is a reshape to NCHW takes NCHW itself.
+
+    With one channel the two layouts are the same bytes, so the car's preprocessor fills the
+    NCHW tensor at the same cost, and the network starts at its first convolution."""
+    (parameter,) = model.get_parameters()
+    shape = list(parameter.get_output_shape(0))
+    reshape = _only_consumer(parameter.output(0))
+    if len(shape) != 4 or shape[3] != 1 or reshape is None:
+        return []
+    if reshape.get_type_name() != "Reshape" or list(reshape.get_output_shape(0)) != [
+        shape[0],
+        1,
+        shape[1],
+        shape[2],
+    ]:
+        return []
+    names = parameter.output(0).get_names()
+    parameter.set_partial_shape(reshape.get_output_partial_shape(0))
+    parameter.validate_and_infer_types()
+    reshape.output(0).replace(parameter.output(0))
+    parameter.output(0).get_tensor().set_names(names)
+    return ["the grey input is taken in NCHW (the same bytes as NHWC): no reshape"]
+
+
 def optimise(model: Any) -> list[str]:
     """All passes, in order; returns what was done, one note a change."""
     constant_fold(model)
@@ -249,6 +275,7 @@ def optimise(model: Any) -> list[str]:
     notes += fold_rescalers(model)
     notes += fold_flatten_transpose(model)
     notes += unit_transposes_to_reshapes(model)
+    notes += grey_input_as_nchw(model)
     constant_fold(model)
     model.validate_nodes_and_infer_types()
     return notes
