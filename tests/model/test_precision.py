@@ -141,6 +141,26 @@ def test_with_precision_fp32_no_int8_form_is_made_until_it_is_wanted(tmp_path):
         assert again.stamp.reduced.reason.startswith("only ")
 
 
+def test_an_int8_form_that_cannot_be_made_leaves_fp32_driving(tmp_path, monkeypatch):
+    from vehicle.model import quantize
+
+    def broken(source, target):
+        target.write_bytes(b"half a file")
+        raise RuntimeError("the quantizer failed")
+
+    monkeypatch.setattr(quantize, "quantize_dense", broken)
+    model = build_policy(15, stack=Stack((Conv(8, 8, 4),), (512,)))
+    metadata = json.loads((DATA / "sample_single_cam.model_metadata.json").read_text())
+    prepared = prepare(_onnx_bundle(tmp_path / "b", model, metadata), tmp_path / "cache")
+    reduced = prepared.stamp.reduced
+    assert (reduced.status, reduced.reason) == (
+        "skipped",
+        "the int8 form could not be made: the quantizer failed",
+    )
+    assert not (prepared.directory / "model-int8.onnx").exists()
+    assert open_prepared(prepared.directory)[1].precision == "fp32"
+
+
 def _outputs(actions: list[int], margins: list[float], n: int = 4) -> np.ndarray:
     rows = np.zeros((len(actions), n), np.float32)
     for row, action, margin in zip(rows, actions, margins, strict=True):

@@ -223,10 +223,15 @@ def _reduced(
         return skipped("continuous actions: no discrete action to compare, fp32 drives")
     if not (staging / ONNX_MODEL).is_file():
         return skipped("the network has no ONNX form for onnxruntime's int8 kernels")
-    if not quantize_dense(staging / ONNX_MODEL, staging / INT8_MODEL):
-        return skipped(f"no dense layer has {MIN_DENSE_WEIGHTS:,} weights or more")
     candidate = Candidate("onnxruntime", "int8", INT8_MODEL)
-    policy = _open(staging, candidate, n_outputs, output_name)
+    try:
+        if not quantize_dense(staging / ONNX_MODEL, staging / INT8_MODEL):
+            return skipped(f"no dense layer has {MIN_DENSE_WEIGHTS:,} weights or more")
+        policy = _open(staging, candidate, n_outputs, output_name)
+    except Exception as exc:  # the quantizer's own errors too: an optional form never blocks
+        (staging / INT8_MODEL).unlink(missing_ok=True)
+        log.warning("no int8 form: %s", exc)
+        return skipped(f"the int8 form could not be made: {one_line(exc)}")
     tensors = {name: grey_frame(p.layout) for name, p in (("a", fp32), ("b", policy))}
     pair = time_policies({"a": fp32, "b": policy}, tensors, limits.engine_timing_s / 2)
     timings[candidate.label] = pair["b"]
