@@ -24,6 +24,7 @@ import pytest
 from calibration.model import Calibration, ChannelCalibration
 from calibration.store import CalibrationStore
 from vehicle.core.metadata import METADATA_FILE
+from vehicle.core.prepared import read_stamp
 from vehicle.model.store import ModelStore
 from vehicle.model.synthetic import build_policy
 
@@ -159,10 +160,13 @@ def test_model_install_survives_sigkill(zygote, tmp_path, bundles):
     seen = set()
     for delay in kills(12, 0.4, seed=3):  # installs are slower: each validates the model
         zygote.kill_writer(delay, "model", models, bundles)
+        racer = models / "racer"
         installed = {
-            name: (models / "racer" / name).read_bytes() for name in ("model.onnx", METADATA_FILE)
+            "model.onnx": (racer / "source" / "model.onnx").read_bytes(),  # the original's copy
+            METADATA_FILE: (racer / METADATA_FILE).read_bytes(),
         }
         assert installed in sources, "the model folder mixes two versions or is incomplete"
+        assert (racer / read_stamp(racer).model_file).is_file()  # and its prepared network
         seen.add(sources.index(installed))
         infos = ModelStore(models).list()
         assert [(i.name, i.error) for i in infos] == [("racer", None)]
