@@ -27,6 +27,7 @@ from vehicle.bench.stats import BenchError
 from vehicle.bench.targets import evaluate_targets
 from vehicle.model import ModelError, load_bundle
 from vehicle.model.synthetic import parameter_count
+from vehicle.model.worker import prepare_in_worker
 
 # ours_alone: the drive process with nothing attached (the one-process figure);
 # ours: with the service process attached, as the car runs; ours_viewers: and viewers.
@@ -142,9 +143,11 @@ def _isolated(name: str, bundle: Path, options: BenchOptions) -> dict[str, Any]:
 def run_bench(options: BenchOptions) -> dict[str, Any]:
     """Every configuration, the machine, the model and the targets, as one JSON object."""
     with tempfile.TemporaryDirectory(prefix="vehicle-bench-") as tmp:
-        bundle = Path(options.model or build_shallow_bundle(Path(tmp) / "shallow"))
-        load_bundle(bundle)  # a bad --model fails here, once, with the model's own reason
-        onnx_file = next(iter(sorted(bundle.rglob("model.onnx"))), None)
+        given = Path(options.model or build_shallow_bundle(Path(tmp) / "shallow"))
+        # Prepared once, as the car installs it (a bad --model fails here with its reason):
+        # every configuration, floor and loop alike, then runs the same prepared network.
+        bundle = prepare_in_worker(given, Path(tmp) / "prepared", shown_as=str(given)).directory
+        onnx_file = next(iter(sorted(given.rglob("model.onnx"))), None)
         report: dict[str, Any] = {
             "machine": machine_info(),
             "model": {
