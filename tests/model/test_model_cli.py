@@ -50,9 +50,9 @@ def test_readable_table_uses_the_cars_calibration_by_default(bundle, tmp_path, c
     assert out[1].startswith("prepared: ONNX -> ") and "(sha256 " in out[1]
     assert out[1].endswith(", prepared now)")
     assert out[2:5] == [
-        "  optimised: input normalisation 0.00392157*x+0 folded into the first convolution",
-        "  optimised: a transpose of [1, 120, 160, 1] that moves no data became a reshape",
-        "  optimised: the grey input is taken in NCHW (the same bytes as NHWC): no reshape",
+        "  input normalisation 0.00392157*x+0 folded into the first convolution",
+        "  a transpose of [1, 120, 160, 1] that moves no data became a reshape",
+        "  the grey input is taken in NCHW (the same bytes as NHWC): no reshape",
     ]
     assert out[5].startswith("  measured at install: ") and "onnxruntime fp32" in out[5]
     assert out[6] == "  int8: skipped: no dense layer has 1,000,000 weights or more"

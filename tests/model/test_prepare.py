@@ -42,7 +42,7 @@ def test_the_stamp_says_what_was_prepared_from_what(tmp_path, export_archive):
     assert stamp.source.format == "tensorflow"
     assert stamp.source.files == ("agent/model.pb", "model_metadata.json")
     assert set(stamp.versions) == {"vehicle", "openvino"}
-    assert "input normalisation" in stamp.optimisations[0]
+    assert "input normalisation" in stamp.notes[0]
     assert set(stamp.timings_ms) == {"openvino fp32"}  # pinned: the only one measured
     assert stamp.reduced is not None and stamp.reduced.status == "skipped"  # a tiny dense
     assert read_stamp(prepared.directory) == stamp

@@ -139,7 +139,7 @@ def _prepared_lines(prepared: Any, policy: Any) -> list[str]:
         f"prepared: {FORMAT_LABELS[stamp.source.format]} -> {stamp.engine} "
         f"(sha256 {stamp.source.sha256[:12]}, {cached})"
     ]
-    lines += [f"  optimised: {note}" for note in stamp.optimisations]
+    lines += [f"  {note}" for note in stamp.notes]
     if stamp.timings_ms:
         measured = ", ".join(f"{label} {ms:.3f} ms" for label, ms in stamp.timings_ms.items())
         lines.append(f"  measured at install: {measured}")

@@ -75,7 +75,7 @@ class PreparedStamp:
     source: SourceInfo
     versions: dict[str, str]  # converter and engine versions, vehicle's own
     reduced: ReducedPrecision | None = None
-    optimisations: tuple[str, ...] = ()  # what the preparation changed in the graph
+    notes: tuple[str, ...] = ()  # what the preparation changed in the graph, and dropped
     timings_ms: dict[str, float] = field(default_factory=dict)  # the candidates, measured
 
     @property
@@ -88,7 +88,7 @@ class PreparedStamp:
     def to_json(self) -> dict[str, Any]:
         data = asdict(self)
         data["source"]["files"] = list(self.source.files)
-        data["optimisations"] = list(self.optimisations)
+        data["notes"] = list(self.notes)
         return data
 
 
@@ -186,7 +186,7 @@ def parse_stamp(data: Any) -> PreparedStamp:
         ),
         versions={str(k): str(v) for k, v in versions.items()},
         reduced=_reduced(data.get("reduced")),
-        optimisations=tuple(str(note) for note in _field(data, "optimisations", list)),
+        notes=tuple(str(note) for note in _field(data, "notes", list)),
         timings_ms={str(k): float(v) for k, v in timings.items()},
     )
     missing = [name for name in stamp.files if name not in sizes]

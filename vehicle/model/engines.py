@@ -73,7 +73,7 @@ class Choice:
     output_name: str
     layout: str
     reduced: ReducedPrecision | None
-    optimisations: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
     timings_ms: dict[str, float] = field(default_factory=dict)
     versions: dict[str, str] = field(default_factory=dict)
 
@@ -326,7 +326,7 @@ def prepare_network(
             for suffix in (".xml", ".bin"):
                 shutil.copyfile(work / f"original{suffix}", staging / f"{IR_STEM}{suffix}")
             reference = Candidate("openvino", "fp32", f"{IR_STEM}.xml", f"{IR_STEM}.bin")
-        builder.notes = ["no optimisation kept: the network runs as uploaded"]
+        builder.notes.append("no optimised form kept: the network runs as uploaded")
         opened = {reference: _open(staging, reference, n_outputs, output_name)}
         kept = [reference]
     policies = {c.label: opened[c] for c in kept}

@@ -153,7 +153,7 @@ def _build(source: ModelSource, key: str, staging: Path, limits: ModelSettings) 
         source=SourceInfo(source.format, key, tuple(source.relative(p) for p in source.files)),
         versions={"vehicle": __version__, **choice.versions},
         reduced=choice.reduced,
-        optimisations=tuple(choice.optimisations),
+        notes=tuple(choice.notes),
         timings_ms=choice.timings_ms,
     )
     atomic_write_json(staging / PREPARED_FILE, stamp.to_json())
