@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from flask import current_app
 
 from vehicle.config import ConsoleSettings
 from webconsole.ratelimit import LoginRateLimiter
+from webconsole.sessions import SessionRegistry
 
 if TYPE_CHECKING:
     from vehicle.service import VehicleService
@@ -21,8 +24,10 @@ EXTENSION_KEY = "vehicle_console"
 class ConsoleContext:
     service: VehicleService
     settings: ConsoleSettings
-    password_hash: str
+    password_hash: Callable[[], str]  # the current one: a new password ends every login
     limiter: LoginRateLimiter
+    sessions: SessionRegistry
+    upload_dir: Path | None = None  # None: the system's temporary directory
     stopping: threading.Event = field(default_factory=threading.Event)  # ends camera streams
 
 

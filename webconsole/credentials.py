@@ -9,7 +9,7 @@ from __future__ import annotations
 import logging
 import os
 import secrets
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 
 from werkzeug.security import generate_password_hash
@@ -101,3 +101,39 @@ def load_or_create_secret(path: Path) -> bytes:
     secret = secrets.token_bytes(SECRET_BYTES)
     atomic_write_bytes(path, secret, mode=0o600)
     return secret
+
+
+class PasswordFile:
+    """The stored hash, re-read whenever the file changes: after `vehicle password set` the
+    new password works at once and every login opened under the old one ends."""
+
+    def __init__(self, path: Path, current: str) -> None:
+        self._path = Path(path)
+        self._hash = current
+        self._stamp = self._stat()
+
+    def _stat(self) -> tuple[int, int, int] | None:
+        try:
+            st = self._path.stat()
+        except OSError:
+            return None
+        return st.st_ino, st.st_mtime_ns, st.st_size
+
+    def __call__(self) -> str:
+        stamp = self._stat()
+        if stamp is not None and stamp != self._stamp:
+            try:
+                self._hash = read_password_hash(self._path)
+            except CredentialError as exc:
+                log.error("keeping the previous console password: %s", exc)
+            self._stamp = stamp
+        return self._hash
+
+
+def password_source(path: Path, environ: Mapping[str, str] = os.environ) -> Callable[[], str]:
+    """What the console checks logins against: the run's fixed password from the
+    environment, or the stored one (made on first start), followed as it changes."""
+    current = resolve_password_hash(path, environ)
+    if environ.get(PASSWORD_ENV):
+        return lambda: current
+    return PasswordFile(path, current)

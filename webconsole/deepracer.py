@@ -16,7 +16,8 @@ from flask import Blueprint, jsonify, request
 from calibration.model import Channel, ChannelCalibration
 from webconsole import calibration, drive, models
 from webconsole.context import console
-from webconsole.responses import InputError, choice, json_body, number, ok
+from webconsole.policy import changes_state, model_upload
+from webconsole.responses import InputError, choice, json_body, number, ok, shown
 
 bp = Blueprint("deepracer", __name__)
 
@@ -38,7 +39,7 @@ def from_console_units(value: float, channel: Channel) -> int:
 
 def _channel(kind: str) -> Channel:
     if kind not in KINDS:
-        raise InputError(f"calibration type must be angle or throttle, got {kind!r}")
+        raise InputError(f"calibration type must be angle or throttle, got {shown(kind)}")
     return KINDS[kind]
 
 
@@ -128,6 +129,7 @@ def uploaded_model_list() -> Any:
 
 
 @bp.route("/api/uploadModels", methods=BOTH)
+@model_upload
 def upload_models() -> Any:
     name = models.install_upload()
     return ok(message="Model uploaded successfully to your vehicle", name=name)
@@ -173,7 +175,9 @@ def delete_models() -> Any:
 
 
 @bp.route("/api/set_calibration_mode")
+@changes_state
 def set_calibration_mode() -> Any:
+    """A GET, as DeepRacer defines it, that stops the car: it needs the CSRF token."""
     console().service.enter_calibration()
     return ok()
 
@@ -200,7 +204,7 @@ def set_calibration(kind: str) -> Any:
     ]
     polarity = number(body, "polarity", -1, 1)
     if polarity not in (-1, 1):
-        raise InputError(f"polarity must be 1 or -1, got {body['polarity']!r}")
+        raise InputError(f"polarity must be 1 or -1, got {shown(body['polarity'])}")
     service = console().service
     updated = ChannelCalibration(*pulses, polarity=int(polarity))
     service.save_calibration(service.calibration().with_channel(channel, updated))

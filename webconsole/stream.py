@@ -13,7 +13,8 @@ from typing import Any
 from flask import Blueprint, Response, request
 
 from webconsole.context import ConsoleContext, console
-from webconsole.responses import InputError, query_int
+from webconsole.policy import camera_stream
+from webconsole.responses import InputError, query_int, shown
 
 bp = Blueprint("stream", __name__)
 
@@ -65,18 +66,22 @@ def _response(overlay: bool) -> Response:
 
 
 @bp.route("/stream.mjpg")
+@camera_stream
 def camera() -> Any:
     """Our stream; ``?overlay=1`` draws the chosen action on the frames."""
     return _response(request.args.get("overlay", "0") in ("1", "true", "yes"))
 
 
 @bp.route("/route")
+@camera_stream
 def deepracer_route() -> Any:
     """DeepRacer's ``/route?topic=...&width=...&height=...``. Frames are encoded once for
     every viewer, so the size is validated and the browser scales the image."""
     topic = request.args.get("topic", "")
     if topic not in TOPICS:
-        raise InputError(f"unknown camera topic {topic!r}; expected one of {', '.join(TOPICS)}")
+        raise InputError(
+            f"unknown camera topic {shown(topic)}; expected one of {', '.join(TOPICS)}"
+        )
     query_int("width", 0, 1, 4096)
     query_int("height", 0, 1, 4096)
     return _response(TOPICS[topic])

@@ -14,7 +14,7 @@ from webconsole.credentials import hash_password
 
 from .conftest import CSRF_META, PASSWORD, SECRET, FakeClock, log_in, make_app
 
-PUBLIC = {"auth.login", "drive.index", "static"}
+PUBLIC = {"auth.login", "auth.login_page", "drive.index", "static"}
 API_PREFIXES = ("/api/", "/route", "/stream")
 
 

@@ -12,6 +12,7 @@ from vehicle.config import ConsoleSettings
 from vehicle.service import VehicleService
 from webconsole.context import ConsoleContext
 from webconsole.ratelimit import LoginRateLimiter
+from webconsole.sessions import SessionRegistry
 from webconsole.stream import BOUNDARY, mjpeg_parts
 
 from .conftest import Api, FakeClock
@@ -83,7 +84,12 @@ def test_each_viewer_is_rate_limited(service: VehicleService) -> None:
     clock = FakeClock()
     stopping = FakeTimeEvent(clock)
     ctx = ConsoleContext(
-        service, ConsoleSettings(viewer_max_fps=4.0), "", LoginRateLimiter(1), stopping
+        service,
+        ConsoleSettings(viewer_max_fps=4.0),
+        password_hash=lambda: "",
+        limiter=LoginRateLimiter(1),
+        sessions=SessionRegistry(60.0),
+        stopping=stopping,
     )
     parts = mjpeg_parts(ctx, overlay=False, clock=clock)
     next(parts)
