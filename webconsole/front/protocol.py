@@ -45,6 +45,7 @@ READ_SIZE = 64 * 1024
 LINGER_S = 1.0  # after an answer to a request whose body was not read
 LINGER_BYTES = 256 * 1024
 CLOSE_WAIT_S = 1.0
+HEAD_TOO_LARGE = "the request head (line and headers) is too large"
 
 
 @dataclass(frozen=True)
@@ -150,14 +151,17 @@ class HttpConnection:
         return self.loop.time() + self.limits.header_timeout_s
 
     async def _read_head(self, deadline: float) -> h11.Request | None:
+        fed = len(self.h11.trailing_data[0])  # bytes of this head and beyond given to h11
         while True:
             try:
                 event = self.h11.next_event()
             except h11.RemoteProtocolError as exc:
                 status = exc.error_status_hint
-                reason = "the request head is too large" if status == 431 else str(exc)
-                raise Refusal(status, reason) from exc
+                raise Refusal(status, HEAD_TOO_LARGE if status == 431 else str(exc)) from exc
             if isinstance(event, h11.Request):
+                # h11 bounds only an incomplete head; one that arrived whole is measured here
+                if fed - len(self.h11.trailing_data[0]) > self.limits.max_header_bytes:
+                    raise Refusal(431, HEAD_TOO_LARGE)
                 return event
             if event is not h11.NEED_DATA:
                 return None  # ConnectionClosed
@@ -167,6 +171,7 @@ class HttpConnection:
                 if self.h11.trailing_data[0]:
                     raise Refusal(408, "the request head took too long") from None
                 return None  # silent: just close
+            fed += len(data)
             self.h11.receive_data(data)
 
     async def _receive(self, deadline: float) -> bytes:
@@ -216,8 +221,8 @@ class HttpConnection:
         if future is None:
             raise Refusal(503, f"the console is busy ({lane.name}): try again shortly")
         await asyncio.wrap_future(future)
-        if not exchange.head_sent:  # pragma: no cover - Exchange always answers
-            raise Refusal(500, "no answer")
+        if self.writer.transport.is_closing():
+            return False  # the client went away or stopped reading mid-answer
         await self._send(h11.EndOfMessage())
         return not exchange.must_close
 
@@ -312,7 +317,11 @@ class HttpConnection:
             raise
         if data:
             self.writer.write(data)
-            await asyncio.wait_for(self.writer.drain(), self.limits.write_timeout_s)
+            try:
+                await asyncio.wait_for(self.writer.drain(), self.limits.write_timeout_s)
+            except TimeoutError:
+                self.writer.transport.abort()  # it reads nothing: nothing more is owed to it
+                raise ConnectionError("the client stopped reading") from None
 
     async def _refuse(self, refusal: Refusal) -> bool:
         """Answer by ourselves; True: linger before closing (the client may still be
