@@ -16,7 +16,7 @@ from webconsole.admission import admission_for
 from webconsole.app import create_app
 from webconsole.context import EXTENSION_KEY
 from webconsole.credentials import load_or_create_secret, password_source
-from webconsole.front.server import Front, listen
+from webconsole.front.server import Front, check_limits, listen
 from webconsole.tls import CertificatePaths, ensure_certificate, server_context
 from webconsole.uploads import clear_spool
 
@@ -72,6 +72,10 @@ def start_console(
     if isinstance(port, bool) or not isinstance(port, int) or not 0 <= port <= 65535:
         raise ConsoleError(f"console port must be 0..65535, got {port!r}")
     secure = use_tls(host, tls if tls is not None else settings.console.tls)
+    try:
+        check_limits(settings.console.limits)
+    except ValueError as exc:
+        raise ConsoleError(str(exc)) from exc
     settings.uploads_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
     clear_spool(settings.uploads_dir)
     app = create_app(

@@ -167,6 +167,8 @@ def test_calibrate_steering_centre(open_page, service: VehicleService, pwm: Mock
     sync_api.expect(page.locator("#steering-mid_ns")).to_have_value("1450")
     page.click("#enter")
     eventually(lambda: service.status()["state"] == "calibrating", "calibration mode")
+    # The page reloads the calibration after entering: edit only once that has landed.
+    page.wait_for_load_state("networkidle")
     centre = page.locator("[data-channel=steering] [data-key=mid_ns]")
     centre.locator("button.step[data-step='5']").click()
     eventually(lambda: pwm.current["steering"] == 1_455_000, "the preview pulse")

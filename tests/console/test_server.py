@@ -1,4 +1,4 @@
-"""The console over a real socket: cheroot, HTTPS with the self-signed certificate, and a
+"""The console over a real socket: the front, HTTPS with the self-signed certificate, and a
 client shaped like DeepRacer's tools (csrf meta from GET /, form login, JSON routes)."""
 
 from __future__ import annotations
@@ -116,3 +116,7 @@ def test_a_busy_port_is_a_clear_error(service: VehicleService, settings: Setting
             start_console(service, settings, host="127.0.0.1", port=port)
     with pytest.raises(ConsoleError, match="port"):
         start_console(service, replace(settings), host="127.0.0.1", port=70000)
+    limits = replace(settings.console.limits, header_timeout_s=0)
+    broken = replace(settings, console=replace(settings.console, limits=limits))
+    with pytest.raises(ConsoleError, match="header_timeout_s must be positive"):
+        start_console(service, broken, host="127.0.0.1", port=0)

@@ -1,10 +1,11 @@
 """Console viewers for the bench: the real console, real HTTP, real MJPEG streams.
 
-The console is served as the car serves it (``webconsole.server.start_console``, cheroot,
-plain HTTP on loopback). The viewers are in a child process, as a browser would be on a
-phone: their CPU is not counted as the car's, but they share the machine's cores with it.
-They log in as DeepRacer's tools do (``GET /`` for the session and its CSRF token, then
-``POST /login``) and then read ``/route?topic=/camera_pkg/display_mjpeg`` and discard it.
+The console is served as the car serves it (``webconsole.server.start_console``, the
+asyncio front, plain HTTP on loopback), its viewer cap raised to the count asked for. The
+viewers are in a child process, as a browser would be on a phone: their CPU is not counted
+as the car's, but they share the machine's cores with it. They log in as DeepRacer's tools
+do (``GET /`` for the session and its CSRF token, then ``POST /login``) and then read
+``/route?topic=/camera_pkg/display_mjpeg`` and discard it.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ import secrets
 import threading
 import urllib.parse
 from collections.abc import Iterator
+from dataclasses import replace
 from typing import TYPE_CHECKING
 
 from vehicle.bench.stats import BenchError
@@ -143,6 +145,12 @@ def console_viewers(service: VehicleService, settings: Settings, count: int) -> 
     if not password:
         password = secrets.token_urlsafe(16)
         store_password(settings.password_path, password)
+    limits = replace(
+        settings.console.limits, max_viewers=max(count, settings.console.limits.max_viewers)
+    )
+    settings = replace(
+        settings, console=replace(settings.console, limits=limits)
+    )  # N viewers, as asked
     handle = start_console(service, settings, host="127.0.0.1", port=0, tls=False)
     port = urllib.parse.urlsplit(handle.url).port
     ctx = multiprocessing.get_context("spawn")

@@ -24,10 +24,13 @@ class Lane:
     """``workers`` daemon threads; ``capacity`` bounds requests queued or running (None: no
     bound, for a lane whose callers are already bounded by the connection table)."""
 
-    def __init__(self, name: str, workers: int, capacity: int | None = None) -> None:
+    def __init__(
+        self, name: str, workers: int, capacity: int | None = None, busy_reason: str = ""
+    ) -> None:
         if workers < 1:
             raise ValueError(f"lane {name} needs at least one worker, got {workers}")
         self.name = name
+        self.busy_reason = busy_reason or f"the console is busy ({name}): try again shortly"
         self._capacity = capacity
         self._pending = 0
         self._lock = threading.Lock()

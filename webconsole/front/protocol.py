@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Any
 
 import h11
 
-from webconsole.front.lanes import STRANGER
+from webconsole.front.lanes import OPERATOR, STRANGER
 from webconsole.front.wsgi import (
     Exchange,
     Headers,
@@ -117,7 +117,6 @@ class HttpConnection:
                 request = await self._read_head(deadline)
                 if request is None:
                     return
-                self.site.table.busy(self.tracked)
                 keep = await self._respond(request)
                 if not keep or not self._can_continue():
                     linger = not self._body_done
@@ -128,7 +127,8 @@ class HttpConnection:
                 if deadline is None:
                     return
         except Refusal as refusal:
-            linger = await self._refuse(refusal)
+            await self._refuse(refusal)
+            linger = True  # the client may still be sending: let the answer land first
         except (ConnectionError, OSError, asyncio.IncompleteReadError):
             pass
         finally:
@@ -206,6 +206,9 @@ class HttpConnection:
         self._body_started = 0.0
         self._body_received = 0
         self._body_failure = None
+        operator = admission.priority == OPERATOR
+        if operator:
+            self.site.table.busy(self.tracked)  # a stranger's connection stays evictable
         if has_body and admission.read_body:
             if admission.stream_body:
                 environ["wsgi.input"] = StreamedBody(self)
@@ -219,7 +222,8 @@ class HttpConnection:
         exchange = Exchange(self, environ)
         future = lane.submit(lambda: exchange.run(self.site.app), admission.priority)
         if future is None:
-            raise Refusal(503, f"the console is busy ({lane.name}): try again shortly")
+            raise Refusal(503, lane.busy_reason)
+        self.site.table.busy(self.tracked)
         await asyncio.wrap_future(future)
         if self.writer.transport.is_closing():
             return False  # the client went away or stopped reading mid-answer
@@ -323,9 +327,8 @@ class HttpConnection:
                 self.writer.transport.abort()  # it reads nothing: nothing more is owed to it
                 raise ConnectionError("the client stopped reading") from None
 
-    async def _refuse(self, refusal: Refusal) -> bool:
-        """Answer by ourselves; True: linger before closing (the client may still be
-        sending, and closing on unread data would reset the connection under the answer)."""
+    async def _refuse(self, refusal: Refusal) -> None:
+        """Answer by ourselves (the connection is closed afterwards)."""
         if self.h11.our_state in (h11.IDLE, h11.SEND_RESPONSE):
             body = error_body(refusal.reason)
             headers = [
@@ -338,7 +341,6 @@ class HttpConnection:
             with contextlib.suppress(Exception):
                 await self.send_response(refusal.status, headers, body)
                 await self._send(h11.EndOfMessage())
-        return True
 
     async def _shut(self, linger: bool) -> None:
         """Close without ever draining: a bounded linger lets the answer land first."""

@@ -14,6 +14,7 @@ import resource
 import socket
 import ssl
 import threading
+from dataclasses import fields
 from typing import TYPE_CHECKING
 
 from webconsole.front.connections import ConnectionTable
@@ -36,6 +37,14 @@ def listen(host: str, port: int) -> socket.socket:
     """A bound, listening socket (OSError if the address is taken or not ours)."""
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     return socket.create_server((host, port), family=family, backlog=BACKLOG)
+
+
+def check_limits(limits: ServerLimits) -> None:
+    """Every limit is a positive number (a zero timeout or cap would lock everyone out)."""
+    for spec in fields(limits):
+        value = getattr(limits, spec.name)
+        if isinstance(value, bool) or not isinstance(value, int | float) or not value > 0:
+            raise ValueError(f"console.limits.{spec.name} must be positive, got {value!r}")
 
 
 def connection_budget(wanted: int) -> int:
@@ -78,13 +87,24 @@ class Front:
         sock: socket.socket,
         tls: ssl.SSLContext | None = None,
     ) -> None:
+        check_limits(limits)
         self._sock = sock
         self._tls = tls
         self._limits = limits
         self.lanes = {
             "api": Lane("api", limits.api_workers),
-            "upload": Lane("upload", limits.max_uploads, capacity=limits.max_uploads),
-            "viewer": Lane("viewer", limits.max_viewers, capacity=limits.max_viewers),
+            "upload": Lane(
+                "upload",
+                limits.max_uploads,
+                capacity=limits.max_uploads,
+                busy_reason="another model upload is in progress: try again when it is done",
+            ),
+            "viewer": Lane(
+                "viewer",
+                limits.max_viewers,
+                capacity=limits.max_viewers,
+                busy_reason=f"at most {limits.max_viewers} camera viewers at once: close one",
+            ),
         }
         self.table = ConnectionTable(
             connection_budget(limits.max_connections), limits.max_connections_per_client

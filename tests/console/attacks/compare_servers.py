@@ -390,8 +390,15 @@ def attack_flood(server: Server) -> dict:
     return {"dropped_by_server": _hold(server.target, ips, 1000, lambda s, t: True, 12)}
 
 
+def no_attack(server: Server) -> dict:
+    """The baseline: 5 s of Stop presses and nothing else."""
+    time.sleep(5)
+    return {}
+
+
 ATTACKS: dict[str, tuple[bool, Callable]] = {
     # name: (over TLS, attack)
+    "no attack": (False, no_attack),
     "body 600 MB, no session": (False, attack_body(chunked=False)),
     "chunked 600 MB, no session": (False, attack_body(chunked=True)),
     "request line 64 MiB": (False, attack_big_head("line")),
