@@ -1,15 +1,19 @@
 """The calibration data model and the normalised-to-pulse mapping (DeepRacer's).
 
 Values are validated where they enter: a ``ChannelCalibration`` that exists is usable.
+numpy is imported only where arrays are made: ``vehicle neutral`` and ``vehicle calibration
+show`` load this module and must start fast.
 """
 
 from __future__ import annotations
 
 import itertools
+import numbers
 from dataclasses import dataclass, field, replace
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
-import numpy as np
+if TYPE_CHECKING:
+    import numpy as np
 
 Channel = Literal["steering", "throttle"]
 CHANNELS: tuple[Channel, Channel] = ("steering", "throttle")
@@ -34,7 +38,7 @@ class ChannelCalibration:
     def __post_init__(self) -> None:
         for name in ("min_ns", "mid_ns", "max_ns"):
             value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, int | np.integer):
+            if isinstance(value, bool) or not isinstance(value, numbers.Integral):
                 raise CalibrationError(f"{name} must be a whole number of ns, got {value!r}")
             if not PULSE_FLOOR_NS <= value <= PULSE_CEILING_NS:
                 raise CalibrationError(
@@ -55,12 +59,6 @@ class ChannelCalibration:
         if adj < 0:
             return round(self.mid_ns + adj * (self.mid_ns - self.min_ns))
         return round(self.mid_ns + adj * (self.max_ns - self.mid_ns))
-
-    def to_pulses(self, values: np.ndarray) -> np.ndarray:
-        """Vectorised ``to_pulse`` for precomputed action tables (int64 ns)."""
-        adj = np.clip(np.asarray(values, dtype=np.float64), -1.0, 1.0) * self.polarity
-        span = np.where(adj < 0, self.mid_ns - self.min_ns, self.max_ns - self.mid_ns)
-        return np.rint(self.mid_ns + adj * span).astype(np.int64)
 
     def from_pulse(self, ns: float) -> float:
         """Inverse mapping: the normalised command a pulse stands for (the simulator's car)."""
@@ -107,6 +105,8 @@ class SpeedTable:
             raise CalibrationError("speed table must be strictly increasing in throttle and speed")
 
     def throttle_for(self, speeds_mps: np.ndarray) -> np.ndarray:
+        import numpy as np
+
         throttles = np.array([p[0] for p in self.points])
         speeds = np.array([p[1] for p in self.points])
         return np.interp(np.asarray(speeds_mps, dtype=np.float64), speeds, throttles)

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Install the vehicle service: system user and groups, the unit, the udev rules for PWM/GPIO/
-# I2C access, the site defaults file; then enable the service. Idempotent: run it again after
+# Install the vehicle services: system user and groups, the two units (vehicle.service, the
+# drive process; vehicle-console.service, the web console), the udev rules for PWM/GPIO/I2C
+# access, the site defaults file; then enable both. Idempotent: run it again after
 # an upgrade. It does not start the service (a reboot or `systemctl start vehicle` does).
 #
 #   systemd/install.sh [--bin PATH] [--prefix DIR] [--no-enable] [--dry-run]
@@ -14,6 +15,7 @@
 set -euo pipefail
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+UNITS="vehicle.service vehicle-console.service"
 prefix=""
 bin=""
 enable=1
@@ -69,9 +71,11 @@ place() {
     run install -D -m "$mode" "$source" "$target"
 }
 
-unit="$(mktemp)"
-trap 'rm -f "$unit"' EXIT
-sed "s#/usr/local/bin/vehicle#$bin#g" "$here/vehicle.service" > "$unit"
+units="$(mktemp -d)"
+trap 'rm -rf "$units"' EXIT
+for name in $UNITS; do
+    sed "s#/usr/local/bin/vehicle#$bin#g" "$here/$name" > "$units/$name"
+done
 
 if [ -z "$prefix" ]; then
     for group in vehicle video gpio i2c; do
@@ -85,7 +89,9 @@ else
     echo "- accounts: left alone under --prefix (the unit needs user vehicle, groups video gpio i2c)"
 fi
 
-place "$unit" /etc/systemd/system/vehicle.service 0644
+for name in $UNITS; do
+    place "$units/$name" "/etc/systemd/system/$name" 0644
+done
 place "$here/99-vehicle-pwm.rules" /etc/udev/rules.d/99-vehicle-pwm.rules 0644
 if [ -e "$prefix/etc/default/vehicle" ]; then
     echo "= /etc/default/vehicle (kept: site settings are never overwritten)"
@@ -98,8 +104,10 @@ if [ -z "$prefix" ]; then
     run udevadm trigger --action=add --subsystem-match=pwm --subsystem-match=gpio \
         --subsystem-match=i2c-dev
     run systemctl daemon-reload
-    if [ "$enable" = 1 ]; then run systemctl enable vehicle.service; fi
+    # shellcheck disable=SC2086  # two unit names
+    if [ "$enable" = 1 ]; then run systemctl enable $UNITS; fi
 elif [ "$enable" = 1 ]; then
-    run systemctl --root="$prefix" enable vehicle.service
+    # shellcheck disable=SC2086
+    run systemctl --root="$prefix" enable $UNITS
 fi
 echo "done"

@@ -8,10 +8,10 @@ the drive loop, the governor and the console read the same numbers.
 from __future__ import annotations
 
 import os
-import tomllib
+import types
 from dataclasses import dataclass, field, fields, is_dataclass, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, get_args, get_type_hints
 
 PWM_PERIOD_NS = 20_000_000  # 50 Hz, as every hobby servo and ESC expects
 PWM_BACKENDS = ("mock", "sysfs", "rpi-gpio", "pca9685", "sim")
@@ -21,11 +21,16 @@ class ConfigError(ValueError):
     """A configuration file or value that cannot be used."""
 
 
+def _env_data_dir() -> Path | None:
+    env = os.environ.get("VEHICLE_DATA_DIR")
+    return Path(env) if env else None
+
+
 def default_data_dir() -> Path:
     """``/var/lib/vehicle`` on the car (when writable), a user directory on a desktop."""
-    env = os.environ.get("VEHICLE_DATA_DIR")
-    if env:
-        return Path(env)
+    env = _env_data_dir()
+    if env is not None:
+        return env
     system = Path("/var/lib/vehicle")
     if system.is_dir() and os.access(system, os.W_OK):
         return system
@@ -120,6 +125,19 @@ class ServerLimits:
 
 
 @dataclass(frozen=True)
+class LinkSettings:
+    """The drive link between the drive process and the service process (DESIGN.md 1)."""
+
+    service_silence_s: float = 1.0  # a service silent this long while driving stops the car
+    ping_interval_s: float = 0.25  # the service's heartbeat to the drive
+    status_interval_s: float = 0.1  # the drive's status pushes to the service
+    socket: Path | None = None  # where a separately started service connects (systemd);
+    # None: ``drive.sock`` in the data directory
+    restart_delay_s: float = 1.0  # a crashed console process is restarted after this (doubling)
+    service_nice: int = 5  # the service process yields the CPU to the drive process
+
+
+@dataclass(frozen=True)
 class ConsoleSettings:
     host: str = "127.0.0.1"
     port: int = 8443
@@ -138,6 +156,7 @@ class Settings:
     pwm: PwmSettings = field(default_factory=PwmSettings)
     loop: LoopSettings = field(default_factory=LoopSettings)
     console: ConsoleSettings = field(default_factory=ConsoleSettings)
+    link: LinkSettings = field(default_factory=LinkSettings)
 
     @property
     def models_dir(self) -> Path:
@@ -164,14 +183,43 @@ class Settings:
         return self.data_dir / "password"
 
     @property
+    def drive_socket_path(self) -> Path:
+        return Path(self.link.socket) if self.link.socket else self.data_dir / "drive.sock"
+
+    @property
+    def prepared_models_dir(self) -> Path:
+        """Models named on the command line, checked and unpacked, keyed by checksum."""
+        return self.data_dir / "prepared"
+
+    @property
     def uploads_dir(self) -> Path:
         """Uploads land here (on the data disk, beside the models), never in /tmp."""
         return self.data_dir / "uploads"
 
 
+def _typed(hint: Any, value: Any, where: str) -> Any:
+    """``value`` as a field declared ``hint`` wants it: an int widens to float, a string
+    becomes a Path. TOML has no null: a key whose default is None is set or left out."""
+    options = get_args(hint) if isinstance(hint, types.UnionType) else (hint,)
+    for option in options:
+        if option is bool and isinstance(value, bool):
+            return value
+        if isinstance(value, bool):
+            continue  # true/false is no number
+        if option is int and isinstance(value, int):
+            return value
+        if option is float and isinstance(value, int | float):
+            return float(value)
+        if option in (str, Path) and isinstance(value, str):
+            return option(value)
+    wanted = " or ".join(o.__name__ for o in options if o is not type(None))
+    raise ConfigError(f"{where}: expected {wanted}, got {value!r}")
+
+
 def _merge(obj: Any, values: dict[str, Any], where: str) -> Any:
     """Return ``obj`` with the fields named in ``values`` replaced, type-checked."""
-    known = {f.name: f for f in fields(obj)}
+    hints = get_type_hints(type(obj))
+    known = {f.name for f in fields(obj)}
     changes: dict[str, Any] = {}
     for key, value in values.items():
         if key not in known:
@@ -181,26 +229,23 @@ def _merge(obj: Any, values: dict[str, Any], where: str) -> Any:
             if not isinstance(value, dict):
                 raise ConfigError(f"{where}.{key}: expected a table")
             changes[key] = _merge(current, value, f"{where}.{key}")
-        elif isinstance(current, Path):
-            changes[key] = Path(value)
-        elif isinstance(current, bool) or current is None or isinstance(value, type(current)):
-            changes[key] = value
-        elif isinstance(current, float) and isinstance(value, int):
-            changes[key] = float(value)
         else:
-            raise ConfigError(f"{where}.{key}: expected {type(current).__name__}")
+            changes[key] = _typed(hints[key], value, f"{where}.{key}")
     return replace(obj, **changes)
 
 
 def load_settings(config_file: Path | None = None, data_dir: Path | None = None) -> Settings:
-    """Defaults, then the TOML file, then an explicit data directory."""
+    """Defaults, then the TOML file, then ``VEHICLE_DATA_DIR``, then an explicit directory."""
     settings = Settings()
     if config_file is not None:
+        import tomllib  # only with --config: every command starts without it
+
         try:
             values = tomllib.loads(Path(config_file).read_text())
         except (OSError, tomllib.TOMLDecodeError) as exc:
             raise ConfigError(f"cannot read config {config_file}: {exc}") from exc
         settings = _merge(settings, values, "config")
+    data_dir = data_dir if data_dir is not None else _env_data_dir()
     if data_dir is not None:
         settings = replace(settings, data_dir=Path(data_dir))
     if settings.pwm.backend not in PWM_BACKENDS:

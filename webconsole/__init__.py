@@ -1,6 +1,6 @@
-"""The car's web console: login, drive, models, calibration, system, DeepRacer's API."""
+"""The car's web console: login, drive, models, calibration, system, DeepRacer's API.
 
-from webconsole.app import create_app
-from webconsole.server import ConsoleHandle, start_console
-
-__all__ = ["ConsoleHandle", "create_app", "start_console"]
+The package itself imports nothing: ``vehicle password set`` reads ``webconsole.credentials``
+and must start without loading Flask. The app is ``webconsole.app.create_app``, the server
+``webconsole.server.start_console``.
+"""

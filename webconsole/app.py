@@ -21,7 +21,7 @@ from webconsole.sessions import SessionRegistry
 from webconsole.uploads import UploadingRequest
 
 if TYPE_CHECKING:
-    from vehicle.service import VehicleService
+    from vehicle.service.facade import VehicleService
 
 # Scripts and styles come only from our own static files: no inline script to inject into.
 _SECURITY_HEADERS = {

@@ -15,7 +15,7 @@ from webconsole.ratelimit import LoginRateLimiter
 from webconsole.sessions import SessionRegistry
 
 if TYPE_CHECKING:
-    from vehicle.service import VehicleService
+    from vehicle.service.facade import VehicleService
 
 EXTENSION_KEY = "vehicle_console"
 

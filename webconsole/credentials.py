@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 import os
 import secrets
+import sys
 from collections.abc import Callable, Mapping
 from pathlib import Path
 
@@ -16,7 +17,7 @@ from werkzeug.security import generate_password_hash
 
 from vehicle.atomic import atomic_write_bytes
 
-log = logging.getLogger(__name__)
+log = logging.getLogger(__name__)  # never the password: the console serves this log
 
 PASSWORD_ENV = "VEHICLE_CONSOLE_PASSWORD"
 MIN_PASSWORD_LEN = 8
@@ -69,7 +70,8 @@ def resolve_password_hash(path: Path, environ: Mapping[str, str] = os.environ) -
     """The hash the console checks logins against, in order of precedence.
 
     ``VEHICLE_CONSOLE_PASSWORD`` (for this run only, not stored), then the stored hash, then a
-    new random password: stored, and printed once to the log so the operator can log in.
+    new random password: stored, and printed once to stderr (the terminal, or the journal
+    under systemd) so the operator can log in. Never logged: the log is served by the console.
     """
     from_env = environ.get(PASSWORD_ENV)
     if from_env:
@@ -79,9 +81,8 @@ def resolve_password_hash(path: Path, environ: Mapping[str, str] = os.environ) -
         return read_password_hash(path)
     password = secrets.token_urlsafe(9)  # 12 characters, easy to type on a phone
     store_password(path, password)
-    log.warning(
-        "console password (shown once, change it with `vehicle password set`): %s", password
-    )
+    shown = f"console password (shown once, change it with `vehicle password set`): {password}"
+    print(f"vehicle: {shown}", file=sys.stderr, flush=True)
     return read_password_hash(path)
 
 

@@ -166,8 +166,7 @@ def delete_models() -> Any:
     names = json_body().get("filenames")
     if not isinstance(names, list) or not all(isinstance(n, str) for n in names):
         raise InputError("filenames must be a list of model names")
-    for name in names:
-        console().service.delete_model(name)
+    console().service.delete_models(names)
     return ok(message="Models deleted successfully from your vehicle")
 
 

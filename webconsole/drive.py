@@ -10,9 +10,11 @@ from vehicle.runtime_state import DRIVE_MODES
 from webconsole.auth import logged_in, render_login
 from webconsole.context import console
 from webconsole.policy import public
-from webconsole.responses import InputError, choice, json_body, number, ok
+from webconsole.responses import InputError, choice, json_body, number, ok, query_int
 
 bp = Blueprint("drive", __name__)
+
+MAX_STEPS = 600
 
 
 @bp.route("/")
@@ -27,6 +29,12 @@ def index() -> Any:
 @bp.route("/api/v1/status")
 def status() -> Any:
     return ok(status=console().service.status())
+
+
+@bp.route("/api/v1/steps")
+def steps() -> Any:
+    """One record per drive step (newest last): action, outputs, pulses, timings, state."""
+    return ok(**console().service.recent_steps(query_int("n", 100, 1, MAX_STEPS)))
 
 
 @bp.route("/api/v1/mode", methods=["PUT"])

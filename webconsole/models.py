@@ -57,5 +57,5 @@ def load(name: str) -> Any:
 
 @bp.route("/api/v1/models/<name>", methods=["DELETE"])
 def delete(name: str) -> Any:
-    console().service.delete_model(name)
+    console().service.delete_models([name])
     return ok()

@@ -21,7 +21,7 @@ from webconsole.tls import CertificatePaths, ensure_certificate, server_context
 from webconsole.uploads import clear_spool
 
 if TYPE_CHECKING:
-    from vehicle.service import VehicleService
+    from vehicle.service.facade import VehicleService
 
 log = logging.getLogger(__name__)
 

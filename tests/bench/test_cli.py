@@ -102,5 +102,10 @@ def test_non_numeric_duration_is_a_usage_error(tmp_path: Path) -> None:
 
 
 def test_no_viewers_skips_the_viewers_configuration() -> None:
-    assert BenchOptions(viewers=0).configurations() == ("ours", "donkeycar")
-    assert BenchOptions(viewers=2).configurations() == ("ours", "ours_viewers", "donkeycar")
+    assert BenchOptions(viewers=0).configurations() == ("ours_alone", "ours", "donkeycar")
+    assert BenchOptions(viewers=2).configurations() == (
+        "ours_alone",
+        "ours",
+        "ours_viewers",
+        "donkeycar",
+    )

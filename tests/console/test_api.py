@@ -14,26 +14,11 @@ import pytest
 from calibration.model import Calibration
 from vehicle.config import ConsoleSettings, Settings
 from vehicle.core.pwm.mock import MockPwm
-from vehicle.service import VehicleService
+from vehicle.service.facade import VehicleService
 
-from .conftest import DATA, Api, FakeClock, bundle_tar, make_app
+from .conftest import DATA, Api, FakeClock, bundle_tar, make_app, upload, wait_loaded
 
 STEER_MID, THROTTLE_MID = 1_450_000, 1_446_000  # DeepRacer's default calibration
-
-
-def upload(api: Api, data: bytes, filename: str, url: str = "/api/v1/models", method="POST"):
-    return api(method, url, data={"file": (io.BytesIO(data), filename)})
-
-
-def wait_loaded(api: Api) -> str:
-    """Poll DeepRacer's isModelLoading as its tools do (the load runs in the background)."""
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        state = api("GET", "/api/isModelLoading").json["isModelLoading"]
-        if state != "loading":
-            return state
-        time.sleep(0.05)
-    raise AssertionError("model still loading after 30 s")
 
 
 # -- status and driving ------------------------------------------------------------------
@@ -96,11 +81,12 @@ def test_manual_driving_reaches_the_outputs(api: Api, pwm: MockPwm) -> None:
     assert pwm.current == {"steering": STEER_MID, "throttle": THROTTLE_MID}
 
 
-def test_a_released_joystick_stops_the_car(make_service, settings: Settings, pwm: MockPwm) -> None:
+def test_a_released_joystick_stops_the_car(make_linked, settings: Settings, pwm: MockPwm) -> None:
     """The dead-man: a manual command expires after 500 ms and the governor goes neutral."""
     clock = FakeClock()
-    service = make_service(clock=clock, watchdog=False)
-    api = Api(make_app(service, settings).test_client())
+    linked = make_linked(clock=clock, watchdog=False)
+    service = linked.car
+    api = Api(make_app(linked.service, settings).test_client())
     api("PUT", "/api/v1/throttle-limit", json={"throttle_limit": 1.0})
     api("POST", "/api/v1/start")
     for _ in range(20):  # the ramp brings the throttle up while the command is repeated
@@ -387,3 +373,40 @@ def test_unknown_api_route_is_json_404(api: Api) -> None:
     response = api("GET", "/api/logs/../../etc/passwd")
     assert response.status_code == 404
     assert response.json["success"] is False
+
+
+# -- the drive's step records ------------------------------------------------------------
+
+
+def test_each_drive_step_reaches_the_console_as_one_record(
+    make_linked, settings: Settings, tmp_path: Path
+) -> None:
+    """Frames through the real drive core; records through the shared-memory step ring."""
+    from vehicle.core.camera import SyntheticSource
+
+    from .conftest import bundle_dir
+
+    linked = make_linked(
+        source=SyntheticSource(fps=30.0),
+        model_path=bundle_dir(tmp_path / "shipped" / "m"),
+        mode="autonomous",
+        throttle_limit=1.0,
+    ).running()
+    api = Api(make_app(linked.service, settings).test_client())
+    assert api("POST", "/api/v1/start").json["success"]
+    deadline = time.monotonic() + 20
+    records: list[dict] = []
+    while len(records) < 10 and time.monotonic() < deadline:
+        time.sleep(0.1)
+        records = api("GET", "/api/v1/steps?n=50").json["steps"]
+    assert len(records) >= 10
+    seqs = [r["seq"] for r in records]
+    assert seqs == sorted(seqs) and len(set(seqs)) == len(seqs)
+    last = records[-1]
+    assert last["state"] == "autonomous" and 0 <= last["action"] < 15
+    assert len(last["outputs"]) == 15 and abs(sum(last["outputs"]) - 1) < 1e-4
+    assert last["latency_ms"] >= last["inference_ms"] > 0 and last["preprocess_ms"] > 0
+    table = linked.car.drive.active.table
+    row = table.rows()[last["action"]]
+    assert last["pulses"]["steering"] == row["steer_ns"]  # what the outputs held
+    assert api("GET", "/api/v1/steps?n=0").status_code == 400

@@ -8,7 +8,7 @@ import pytest
 from flask import Flask
 
 from vehicle.config import ConsoleSettings
-from vehicle.service import VehicleService
+from vehicle.service.facade import VehicleService
 from webconsole.app import create_app
 from webconsole.credentials import hash_password
 

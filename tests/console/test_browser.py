@@ -1,21 +1,26 @@
 """The console in headless Chromium (Debian's, never a downloaded one), against the real
 service and server: log in, set the speed limit, drive with the joystick, upload and load a
-model, calibrate, watch the camera. Screenshots go to /tmp (desktop and phone size)."""
+model, see the bundled one, calibrate, watch the camera and the loop's figures. Screenshots
+go to /tmp (desktop and phone size)."""
 
 from __future__ import annotations
 
 import os
+import re
 import time
 from collections.abc import Callable, Iterator
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 
+from calibration.model import ChannelCalibration
+from vehicle.core.camera import SyntheticSource
 from vehicle.core.pwm.mock import MockPwm
-from vehicle.service import VehicleService
+from vehicle.service.facade import VehicleService
 from webconsole.server import ConsoleHandle
 
-from .conftest import PASSWORD, bundle_tar
+from .conftest import PASSWORD, bundle_dir, bundle_tar
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [
@@ -136,6 +141,8 @@ def test_camera_frames_arrive(open_page) -> None:
         lambda: page.evaluate("document.getElementById('camera').naturalWidth") == 160,
         "a camera frame in the page",
     )
+    sync_api.expect(page.locator("#latency")).to_have_text("– / –")  # no model: no steps
+    sync_api.expect(page.locator("#loop-hz")).to_have_text("–")
     shoot(page, "drive-desktop")
 
 
@@ -180,9 +187,103 @@ def test_calibrate_steering_centre(open_page, service: VehicleService, pwm: Mock
     eventually(lambda: service.status()["state"] == "disarmed", "calibration to end")
 
 
-def test_system_page(open_page) -> None:
-    page = open_page()
-    page.goto(page.url.rstrip("/") + "/system")
-    page.wait_for_selector("#facts dt")
-    assert "vehicle" in page.locator("#facts").inner_text()
-    shoot(page, "system-desktop")
+# What each end of a channel does, by the sign of the normalised command (+1: left, forward).
+MEANINGS = {
+    "steering": {-1: "Full right", 0: "Centre", 1: "Full left"},
+    "throttle": {-1: "Full reverse", 0: "Stopped", 1: "Full forward"},
+}
+TESTS = {"Full left": "fully left", "Full forward": "forward at full speed", "Stopped": "stop"}
+
+
+def expected_labels(channel: ChannelCalibration, meanings: dict[int, str]) -> dict[str, str]:
+    """Each pulse field's label, from the mapping the car drives with (not from the page)."""
+    at = {channel.min_ns: "min_ns", channel.mid_ns: "mid_ns", channel.max_ns: "max_ns"}
+    return {at[channel.to_pulse(command)]: name for command, name in meanings.items()}
+
+
+def test_calibration_labels_follow_polarity(
+    open_page, service: VehicleService, pwm: MockPwm
+) -> None:
+    page = open_page(PHONE)
+    page.goto(page.url.rstrip("/") + "/calibration")
+    sync_api.expect(page.locator("#throttle-mid_ns")).to_have_value("1446")
+
+    def check(name: str, channel: ChannelCalibration) -> None:
+        for key, label in expected_labels(channel, MEANINGS[name]).items():
+            row = page.locator(f"[data-channel={name}] [data-key={key}]")
+            sync_api.expect(row.locator(".meaning")).to_have_text(label)
+            if label in TESTS:
+                sync_api.expect(row.locator(".test-note")).to_contain_text(TESTS[label])
+
+    saved = service.calibration()
+    assert saved.throttle.polarity == -1  # the stock car: min is full forward
+    assert expected_labels(saved.throttle, MEANINGS["throttle"])["min_ns"] == "Full forward"
+    for name in MEANINGS:
+        check(name, saved.channel(name))
+    shoot(page, "calibration-labels-phone")
+    page.click("#enter")
+    eventually(lambda: service.status()["state"] == "calibrating", "calibration mode")
+    forward = page.locator("[data-channel=throttle] .pulse", has_text="Full forward")
+    forward.get_by_role("button", name="Test").click()
+    eventually(lambda: pwm.current["throttle"] == saved.throttle.to_pulse(1.0), "full forward")
+    for name in MEANINGS:  # flipped on the page, not saved: the labels follow at once
+        page.locator(f"[data-channel={name}] .reverse").click()
+        channel = saved.channel(name)
+        check(name, replace(channel, polarity=-channel.polarity))
+    shoot(page, "calibration-flipped-phone")
+    page.set_viewport_size(DESKTOP)
+    shoot(page, "calibration-flipped-desktop")
+    assert service.calibration() == saved
+    page.click("#exit")
+    eventually(lambda: service.status()["state"] == "disarmed", "calibration to end")
+
+
+class TestWithTheBundledModel:
+    """The car as shipped: models/default given with --model, outside the store."""
+
+    @pytest.fixture
+    def service(self, make_linked, tmp_path: Path) -> VehicleService:
+        shipped = bundle_dir(tmp_path / "shipped" / "default")
+        return make_linked(source=SyntheticSource(fps=30.0), model_path=shipped).running().service
+
+    def test_models_page_lists_it_as_bundled(self, open_page) -> None:
+        page = open_page()
+        page.goto(page.url.rstrip("/") + "/models")
+        row = page.locator("tr[data-name='default']")
+        sync_api.expect(row.locator(".tag")).to_have_text("bundled")
+        sync_api.expect(row).to_contain_text("Loaded")
+        sync_api.expect(row).to_contain_text("cannot be deleted")
+        assert row.get_by_role("button", name="Delete").count() == 0
+        sync_api.expect(row.get_by_role("button", name="Load")).to_be_disabled()
+        sync_api.expect(page.locator("#loaded")).to_have_text("default")
+        assert "No models yet" not in page.locator("#model-rows").inner_text()
+        shoot(page, "models-bundled-desktop")
+        page.set_viewport_size(PHONE)
+        shoot(page, "models-bundled-phone")
+
+    def test_drive_page_rounds_its_figures(self, open_page) -> None:
+        page = open_page(PHONE)
+        sync_api.expect(page.locator("#latency")).to_have_text(re.compile(r"^\d+\.\d / \d+\.\d$"))
+        sync_api.expect(page.locator("#loop-hz")).to_have_text(re.compile(r"^\d+\.\d$"))
+        sync_api.expect(page.locator("#steer")).to_have_text(re.compile(r"^-?\d\.\d\d$"))
+        shoot(page, "drive-bundled-phone")
+
+    def test_system_page_rounds_its_figures(self, open_page, service: VehicleService) -> None:
+        eventually(lambda: service.status()["frame_seq"] > 10, "the loop to step")
+        page = open_page()
+        page.goto(page.url.rstrip("/") + "/system")
+        page.wait_for_selector("#facts dt")
+        assert "vehicle" in page.locator("#facts").inner_text()
+
+        def fact(term: str) -> str:
+            return page.locator(f"#facts dt:text-is('{term}') + dd").inner_text()
+
+        assert re.fullmatch(r"\d+\.\d / \d+\.\d ms", fact("Latency p50 / p99")), fact(
+            "Latency p50 / p99"
+        )
+        assert re.fullmatch(r"\d+ steps, \d+\.\d Hz", fact("Loop")), fact("Loop")
+        assert re.fullmatch(r"(\d+\.\d\d ?){3}", fact("Load average")), fact("Load average")
+        assert re.fullmatch(r"\d+ s|\d+ min \d+ s", fact("Uptime")), fact("Uptime")
+        shoot(page, "system-desktop")
+        page.set_viewport_size(PHONE)
+        shoot(page, "system-phone")

@@ -58,20 +58,20 @@ def test_environment_password_wins_and_is_not_stored(tmp_path: Path) -> None:
     assert check_password_hash(read_password_hash(path), "the stored one")
 
 
-def test_first_start_generates_a_password_and_logs_it_once(
-    tmp_path: Path, caplog: pytest.LogCaptureFixture
+def test_first_start_generates_a_password_and_prints_it_once_to_stderr(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture, capsys: pytest.CaptureFixture[str]
 ) -> None:
     path = tmp_path / "password"
-    with caplog.at_level(logging.WARNING):
+    with caplog.at_level(logging.DEBUG):
         hashed = resolve_password_hash(path, {})
-    match = re.search(r"shown once.*: (\S+)$", caplog.text, re.M)
-    assert match, caplog.text
+    err = capsys.readouterr().err
+    match = re.search(r"shown once.*: (\S+)$", err, re.M)
+    assert match, err
     assert check_password_hash(hashed, match.group(1))
+    assert match.group(1) not in caplog.text  # the log is what the console serves
     assert mode_of(path) == 0o600
-    caplog.clear()
-    with caplog.at_level(logging.WARNING):
-        assert resolve_password_hash(path, {}) == hashed
-    assert "shown once" not in caplog.text
+    assert resolve_password_hash(path, {}) == hashed
+    assert "shown once" not in capsys.readouterr().err
 
 
 def test_a_file_that_is_not_a_hash_is_refused(tmp_path: Path) -> None:

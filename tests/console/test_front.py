@@ -126,3 +126,58 @@ def test_a_client_that_reads_nothing_is_dropped_and_frees_its_thread(front: Fron
     assert api.pending == 0
     assert len(front.table) == 0
     sock.close()
+
+
+# -- keep-alive ------------------------------------------------------------------------
+
+
+def echo(environ, start_response) -> list[bytes]:
+    body = environ["wsgi.input"].read()
+    answer = f"{environ['REQUEST_METHOD']} {environ['PATH_INFO']} {len(body)}".encode()
+    start_response("200 OK", [("Content-Type", "text/plain"), ("Content-Length", str(len(answer)))])
+    return [answer]
+
+
+def test_one_connection_serves_request_after_request() -> None:
+    """GET, a body, a chunked body, HEAD, and two pipelined requests on one connection."""
+    server = Front(echo, lambda environ: Admission(max_body=1000), LIMITS, listen("127.0.0.1", 0))
+    server.start()
+    try:
+        with socket.create_connection(("127.0.0.1", server.port), timeout=5) as sock:
+            exchanges = [
+                (b"GET /a HTTP/1.1\r\nHost: car\r\n\r\n", [b"GET /a 0"]),
+                (b"POST /b HTTP/1.1\r\nHost: car\r\nContent-Length: 3\r\n\r\nabc", [b"POST /b 3"]),
+                (
+                    b"PUT /c HTTP/1.1\r\nHost: car\r\nTransfer-Encoding: chunked\r\n\r\n"
+                    b"2\r\nab\r\n3\r\ncde\r\n0\r\n\r\n",
+                    [b"PUT /c 5"],
+                ),
+                (b"HEAD /d HTTP/1.1\r\nHost: car\r\n\r\n", [b""]),
+                (
+                    b"GET /e HTTP/1.1\r\nHost: car\r\n\r\nGET /f HTTP/1.1\r\nHost: car\r\n\r\n",
+                    [b"GET /e 0", b"GET /f 0"],
+                ),
+            ]
+            for request, bodies in exchanges:
+                sock.sendall(request)
+                for body in bodies:
+                    answer = read_one(sock, head_only=request.startswith(b"HEAD"))
+                    assert answer.startswith(b"HTTP/1.1 200"), answer
+                    assert answer.endswith(b"\r\n\r\n" + body), answer
+            assert server.table.evicted == 0 and len(server.table) == 1
+    finally:
+        server.stop()
+
+
+def read_one(sock: socket.socket, head_only: bool) -> bytes:
+    """One Content-Length framed response (its head alone for HEAD)."""
+    data = b""
+    while b"\r\n\r\n" not in data:
+        data += sock.recv(1)
+    if head_only:
+        return data
+    head = data.lower().split(b"content-length: ", 1)[1]
+    length = int(head.split(b"\r\n", 1)[0])
+    while len(data) < data.index(b"\r\n\r\n") + 4 + length:
+        data += sock.recv(1)
+    return data

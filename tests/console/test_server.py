@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import http.cookiejar
 import json
+import logging
+import re
 import socket
 import ssl
 import urllib.error
@@ -16,7 +18,7 @@ import pytest
 
 from vehicle.config import Settings
 from vehicle.core.pwm.mock import MockPwm
-from vehicle.service import VehicleService
+from vehicle.service.facade import VehicleService
 from webconsole.credentials import PASSWORD_ENV
 from webconsole.server import ConsoleError, ConsoleHandle, start_console
 
@@ -120,3 +122,32 @@ def test_a_busy_port_is_a_clear_error(service: VehicleService, settings: Setting
     broken = replace(settings, console=replace(settings.console, limits=limits))
     with pytest.raises(ConsoleError, match="header_timeout_s must be positive"):
         start_console(service, broken, host="127.0.0.1", port=0)
+
+
+def test_a_generated_password_reaches_stderr_once_and_never_the_console(
+    service: VehicleService,
+    settings: Settings,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """The log the console serves (Recent log, /api/v1/logs) must never hold the password."""
+    caplog.set_level(logging.DEBUG)  # everything logged reaches the service's buffer
+    monkeypatch.delenv(PASSWORD_ENV, raising=False)
+    handle = start_console(service, settings, host="127.0.0.1", port=0)
+    try:
+        err = capsys.readouterr().err
+        shown = re.findall(r"console password \(shown once.*\): (\S+)$", err, re.M)
+        assert len(shown) == 1, err
+        password = shown[0]
+        client = DeepRacerClient(handle.url, None)
+        assert 'id="joystick"' in client.login(password)  # what the operator saw works
+        served = client.json("GET", "/api/v1/logs?n=500")["lines"]
+        assert any("console serving at" in line for line in served)  # the log is served...
+        assert not [line for line in served if password in line]  # ...without the password
+        assert not [line for line in service.recent_logs(500) if password in line]
+    finally:
+        handle.stop()
+    again = start_console(service, settings, host="127.0.0.1", port=0)  # stored: not shown
+    again.stop()
+    assert "console password" not in capsys.readouterr().err

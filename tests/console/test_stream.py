@@ -9,7 +9,7 @@ import pytest
 from flask import Flask
 
 from vehicle.config import ConsoleSettings
-from vehicle.service import VehicleService
+from vehicle.service.facade import VehicleService
 from webconsole.context import ConsoleContext
 from webconsole.ratelimit import LoginRateLimiter
 from webconsole.sessions import SessionRegistry

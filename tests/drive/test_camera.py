@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 import threading
 from pathlib import Path
 
@@ -130,6 +132,35 @@ def test_bad_sources_are_rejected_clearly(tmp_path: Path, spec: str, message: st
     target = spec if spec.startswith("/") else str(tmp_path / spec)
     with pytest.raises(SourceError, match=message):
         open_source(target)
+
+
+def absent_camera_index() -> int:
+    """A V4L2 index with no device behind it on this machine."""
+    return next(i for i in range(7, 64) if not Path(f"/dev/video{i}").exists())
+
+
+def test_an_absent_camera_is_one_error_and_no_opencv_log(capfd) -> None:
+    index = absent_camera_index()
+    levels = cv2.utils.logging
+    before = levels.getLogLevel()
+    levels.setLogLevel(levels.LOG_LEVEL_INFO)  # louder than the default: restored exactly
+    try:
+        with pytest.raises(SourceError, match=f"^cannot open frame source '{index}'$"):
+            open_source(str(index))
+        assert levels.getLogLevel() == levels.LOG_LEVEL_INFO
+    finally:
+        levels.setLogLevel(before)
+    assert capfd.readouterr().err == ""  # OpenCV writes its [ WARN ] lines to fd 2
+
+
+def test_drive_from_an_absent_camera_prints_one_line(tmp_path: Path) -> None:
+    index = absent_camera_index()
+    argv = ["--data-dir", str(tmp_path), "drive", "--source", str(index), "--pwm", "mock"]
+    result = subprocess.run(
+        [sys.executable, "-m", "vehicle", *argv], capture_output=True, text=True, timeout=120
+    )
+    assert result.returncode == 1
+    assert result.stderr == f"vehicle: cannot open frame source '{index}'\n"
 
 
 def test_empty_image_folder_is_rejected(tmp_path: Path) -> None:

@@ -51,9 +51,11 @@ def test_drive_runs_frames_from_a_video_and_reports_actions(
     video = tmp_path / "run.avi"
     write_video(video, frames=120, fps=200.0)
     state = tmp_path / "pwm.json"
+    # Paced at 30 Hz (the file says 200): a loaded machine must not miss frames of the 120.
     code = drive_on_mock(
-        tmp_path / "data", bundle, video, state, "--frames", "100", "--mode", "auto", "--start"
-    )
+        tmp_path / "data", bundle, video, state, "--frames", "100", "--fps", "30",
+        "--mode", "auto", "--start",
+    )  # fmt: skip
     out = capsys.readouterr().out
     assert code == 0
     assert out.startswith("100 frames; actions #")

@@ -10,45 +10,15 @@ import numpy as np
 import pytest
 
 from vehicle.config import Settings
+from vehicle.core.car import DriveCore
 from vehicle.core.drive import ActivePolicy
+from vehicle.core.model import open_model
 from vehicle.core.pwm.mock import MockPwm
-from vehicle.model import load_bundle
-from vehicle.service import VehicleService
 
-from .conftest import make_bundle
+from .conftest import frame_image, make_bundle
 
 
-class FakeClock:
-    def __init__(self) -> None:
-        self.t = 1000.0
-
-    def __call__(self) -> float:
-        return self.t
-
-
-@pytest.fixture
-def car(tmp_path: Path, bundle: Path):
-    clock = FakeClock()
-    backend = MockPwm(clock=clock)
-    service = VehicleService(
-        Settings(data_dir=tmp_path / "data"),
-        backend,
-        model_path=bundle,
-        throttle_limit=1.0,
-        mode="autonomous",
-        clock=clock,
-        watchdog=False,
-    )
-    yield service, backend, clock
-    service.close()
-
-
-def frame_image(value: int) -> np.ndarray:
-    rng = np.random.default_rng(value)
-    return rng.integers(0, 255, size=(480, 640, 3), dtype=np.uint8)
-
-
-def expected_action(service: VehicleService, image: np.ndarray):
+def expected_action(service: DriveCore, image: np.ndarray):
     active = service.drive.active
     outputs = active.model.policy.run(active.model.preprocessor(image)).copy()
     return active.table.decide(outputs), outputs
@@ -56,7 +26,7 @@ def expected_action(service: VehicleService, image: np.ndarray):
 
 def test_step_writes_the_table_pulse_for_the_argmax_action(car) -> None:
     service, backend, clock = car
-    calibration = service.calibration()
+    calibration = service.calibration
     service.start()
     image = frame_image(1)
     want, outputs = expected_action(service, image)
@@ -74,7 +44,7 @@ def test_step_writes_the_table_pulse_for_the_argmax_action(car) -> None:
 
 def test_steps_while_stopped_leave_outputs_neutral(car) -> None:
     service, backend, clock = car
-    cal = service.calibration()
+    cal = service.calibration
     for i in range(5):
         clock.t += 0.05
         service.drive.step(service.slot.put(frame_image(i)))
@@ -88,13 +58,13 @@ def test_manual_mode_ignores_the_model(car) -> None:
     service.manual_drive(0.5, 0.0)
     clock.t += 0.05
     service.drive.step(service.slot.put(frame_image(2)))
-    assert backend.current["steering"] == service.calibration().steering.to_pulse(0.5)
-    assert backend.current["throttle"] == service.calibration().throttle.mid_ns
+    assert backend.current["steering"] == service.calibration.steering.to_pulse(0.5)
+    assert backend.current["throttle"] == service.calibration.throttle.mid_ns
 
 
 def test_model_swap_takes_effect_between_steps(car, tmp_path: Path) -> None:
     service, _, clock = car
-    other = load_bundle(make_bundle(tmp_path / "other", seed=7))
+    other = open_model(make_bundle(tmp_path / "other", seed=7), "other")
     before = service.drive.active
     service.drive.swap_policy(ActivePolicy(other, before.table))
     clock.t += 0.05
@@ -103,20 +73,18 @@ def test_model_swap_takes_effect_between_steps(car, tmp_path: Path) -> None:
     np.testing.assert_allclose(result.outputs, expected, rtol=1e-6)
 
 
-def test_throttle_limit_rebuilds_the_table_and_persists(car) -> None:
+def test_throttle_limit_rebuilds_the_table(car) -> None:
     service, _, _ = car
     service.set_throttle_limit(0.25)
     assert service.drive.active.table.throttle_limit == pytest.approx(0.25)
-    assert service.runtime_state.throttle_limit == 0.25
     with pytest.raises(ValueError, match="between 0 and 1"):
         service.set_throttle_limit(1.5)
-    assert service.runtime_state.throttle_limit == 0.25
+    assert service.status()["throttle_limit"] == 0.25
+    assert service.drive.active.table.throttle_limit == pytest.approx(0.25)
 
 
 def test_autonomous_start_without_a_model_is_refused(tmp_path: Path) -> None:
-    service = VehicleService(
-        Settings(data_dir=tmp_path), MockPwm(), mode="autonomous", watchdog=False
-    )
+    service = DriveCore(Settings(data_dir=tmp_path), MockPwm(), mode="autonomous", watchdog=False)
     try:
         with pytest.raises(ValueError, match="no model"):
             service.start()
@@ -137,13 +105,13 @@ def test_exception_in_a_stage_latches_a_fault_and_neutral(car) -> None:
     status = service.status()
     assert status["state"] == "fault"
     assert "preprocess failed" in status["fault"]
-    assert backend.current["throttle"] == service.calibration().throttle.mid_ns
+    assert backend.current["throttle"] == service.calibration.throttle.mid_ns
 
 
 def test_camera_stall_latches_a_fault(tmp_path: Path, bundle: Path) -> None:
     backend = MockPwm()
-    service = VehicleService(
-        Settings(data_dir=tmp_path), backend, model_path=bundle, mode="autonomous"
+    service = DriveCore(
+        Settings(data_dir=tmp_path), backend, model=open_model(bundle, "b"), mode="autonomous"
     )
     try:
         service.start()
@@ -156,7 +124,7 @@ def test_camera_stall_latches_a_fault(tmp_path: Path, bundle: Path) -> None:
         stop.set()
         runner.join()
         assert "camera stall" in (service.status()["fault"] or "")
-        assert backend.current["throttle"] == service.calibration().throttle.mid_ns
+        assert backend.current["throttle"] == service.calibration.throttle.mid_ns
     finally:
         service.close()
 
@@ -168,7 +136,7 @@ def test_close_writes_neutral_after_driving(car) -> None:
         clock.t += 1 / 15
         service.drive.step(service.slot.put(frame_image(1)))
     service.close()
-    cal = service.calibration()
+    cal = service.calibration
     assert backend.history[-1].ns in (cal.steering.mid_ns, cal.throttle.mid_ns)
     assert backend.current == {"steering": cal.steering.mid_ns, "throttle": cal.throttle.mid_ns}
 
@@ -184,7 +152,7 @@ def test_close_writes_neutral_after_driving(car) -> None:
     ],
 )
 def test_upload_names_become_safe_store_names(filename: str, name: str) -> None:
-    from vehicle.service import model_name_for
+    from vehicle.service.facade import model_name_for
 
     assert model_name_for(filename) == name
 
@@ -195,7 +163,7 @@ def test_commands_in_the_wrong_state_are_refused_with_a_reason(car) -> None:
         service.manual_drive(0.2, 0.2)
     with pytest.raises(ValueError, match="calibration mode"):
         service.preview_pulse("throttle", 1_500_000)
-    mid = service.calibration().throttle.mid_ns
+    mid = service.calibration.throttle.mid_ns
     assert backend.current["throttle"] == mid
     service.enter_calibration()
     service.preview_pulse("steering", 1_300_000)

@@ -163,8 +163,13 @@ def test_find_bundle_root_cases(tmp_path, bundle):
     assert find_bundle_root(bundle) == bundle
     empty = tmp_path / "empty"
     empty.mkdir()
-    with pytest.raises(ModelError, match="no folder holds both"):
+    with pytest.raises(ModelError) as info:
         find_bundle_root(empty)
+    # Uploads: the extracted copy is a server path, which the message must not show.
+    assert str(info.value).startswith("the folder is empty; no folder holds both")
+    with pytest.raises(ModelError) as info:
+        find_bundle_root(empty, shown_as="upload.tar.gz")
+    assert str(info.value).startswith("upload.tar.gz: the folder is empty; no folder holds")
     tf = tmp_path / "tf"
     (tf / "agent").mkdir(parents=True)
     (tf / "agent" / "model.pb").write_bytes(b"graph")

@@ -107,6 +107,35 @@ def test_paths_that_are_not_bundles(tmp_path):
         load_bundle(fake)
 
 
+def test_an_empty_folder_is_named_and_called_empty(tmp_path):
+    empty = tmp_path / "my model"
+    empty.mkdir()
+    with pytest.raises(ModelError) as info:
+        load_bundle(empty)
+    assert str(info.value).startswith(f"{empty}: the folder is empty; no folder holds both")
+
+
+def test_a_folder_without_a_bundle_is_named(tmp_path):
+    folder = tmp_path / "downloads"
+    (folder / "notes").mkdir(parents=True)
+    (folder / "notes" / "readme.txt").write_text("hello")
+    with pytest.raises(ModelError) as info:
+        load_bundle(folder)
+    assert str(info.value) == (f"{folder}: no folder holds both model.onnx and model_metadata.json")
+
+
+def test_an_archive_without_a_bundle_is_named_not_its_extracted_copy(tmp_path, tar_bundle):
+    folder = tmp_path / "stuff"
+    folder.mkdir()
+    (folder / "model.onnx").write_bytes(b"only half a bundle")
+    archive = tar_bundle(tmp_path / "half.tar.gz", folder)
+    with pytest.raises(ModelError) as info:
+        load_bundle(archive)
+    assert str(info.value) == (
+        f"{archive}: no folder holds both model.onnx and model_metadata.json"
+    )
+
+
 @pytest.mark.parametrize(
     "filename, name",
     [

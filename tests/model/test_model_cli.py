@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from calibration.model import CalibrationError
+from vehicle.cli import main as vehicle_main
 from vehicle.cli.model import register
 from vehicle.config import load_settings
 from vehicle.core.actions import ROW_KEYS
@@ -86,6 +87,25 @@ def test_bad_model_is_refused_with_one_line(make_bundle, data_dir, capsys):
 def test_bad_options_are_refused(bundle, data_dir, extra, error, reason):
     with pytest.raises(error, match=reason):
         main(["--data-dir", str(data_dir), "model", "check", str(bundle), *extra])
+
+
+@pytest.mark.parametrize(
+    "command",
+    [
+        ["model", "check"],
+        ["drive", "--source", "synthetic", "--pwm", "mock", "--frames", "1", "--model"],
+        ["sim", "--track", "reinvent_base", "--headless", "--model"],
+    ],
+    ids=["model check", "drive", "sim"],
+)
+def test_an_empty_folder_is_refused_by_name(tmp_path, data_dir, capsys, command):
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    assert vehicle_main(["--data-dir", str(data_dir), *command, str(empty)]) == 1
+    assert capsys.readouterr().err.splitlines()[-1] == (
+        f"vehicle: {empty}: the folder is empty; no folder holds both model.onnx and "
+        "model_metadata.json"
+    )
 
 
 def test_usage_error_exits_2(data_dir):

@@ -10,9 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from vehicle.core.metadata import ModelError
+from vehicle.core.metadata import ModelError, load_metadata
 from vehicle.model import store as store_module
-from vehicle.model.store import ModelStore
+from vehicle.model.store import ModelStore, describe_bundle
 from vehicle.model.synthetic import build_policy
 
 
@@ -71,6 +71,25 @@ def test_continuous_models_have_no_action_count(store, make_bundle):
     store.install(make_bundle("cont", metadata=data))
     (info,) = store.list()
     assert (info.action_space_type, info.action_count) == ("continuous", None)
+
+
+def test_a_bundle_outside_the_store_is_described_by_its_folder_or_archive(
+    tmp_path, bundle, tar_bundle
+):
+    space = load_metadata(bundle / "model_metadata.json").action_space
+    (bundle / "README.md").write_text("how it was trained")
+    folder = describe_bundle("default", bundle, space)
+    assert (folder.name, folder.action_space_type, folder.action_count, folder.bundled) == (
+        "default",
+        "discrete",
+        15,
+        False,
+    )
+    assert folder.size_bytes == sum(f.stat().st_size for f in bundle.iterdir())
+    archive = tar_bundle(tmp_path / "shipped.tar.gz", bundle)
+    packed = describe_bundle("shipped", archive, space)
+    assert (packed.size_bytes, packed.mtime) == (archive.stat().st_size, archive.stat().st_mtime)
+    assert packed.action_count == 15
 
 
 def test_exchange_swaps_two_folders(tmp_path):

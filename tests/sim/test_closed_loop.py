@@ -14,7 +14,7 @@ import pytest
 
 from vehicle.cli import main
 from vehicle.config import Settings
-from vehicle.sim.session import SimClock, Simulation, build_service, run_lockstep
+from vehicle.sim.session import SimClock, Simulation, build_core, run_lockstep
 from vehicle.sim.track import load_track
 
 DEFAULT_MODEL = Path(__file__).resolve().parents[2] / "models" / "default"
@@ -22,7 +22,7 @@ DEFAULT_MODEL = Path(__file__).resolve().parents[2] / "models" / "default"
 
 def simulate(tmp_path: Path, name: str, laps: int, max_s: float, limit: float = 1.0) -> tuple:
     clock = SimClock()
-    service, backend = build_service(
+    service, backend = build_core(
         Settings(data_dir=tmp_path), DEFAULT_MODEL, clock, throttle_limit=limit
     )
     try:
@@ -47,19 +47,19 @@ def test_default_model_drives_three_clean_laps(tmp_path, name: str) -> None:
 
 def test_the_car_obeys_the_governor_not_the_model(tmp_path) -> None:
     clock = SimClock()
-    service, backend = build_service(Settings(data_dir=tmp_path), DEFAULT_MODEL, clock)
+    service, backend = build_core(Settings(data_dir=tmp_path), DEFAULT_MODEL, clock)
     try:
         sim = Simulation(load_track("reinvent_base"), service, backend, clock)
         run_lockstep(sim, clock, 1, 2.0)  # never started: disarmed, neutral written
         assert sim.car.state.speed == 0.0
-        assert backend.pulse("throttle") == service.calibration().throttle.mid_ns
+        assert backend.pulse("throttle") == service.calibration.throttle.mid_ns
         service.start()
         run_lockstep(sim, clock, 1, 5.0)
         assert sim.car.state.speed > 0.2
         service.stop()  # disarm: neutral at once, the car rolls to a stop
         run_lockstep(sim, clock, 1, 8.0)
         assert sim.car.state.speed < 0.01
-        assert backend.pulse("throttle") == service.calibration().throttle.mid_ns
+        assert backend.pulse("throttle") == service.calibration.throttle.mid_ns
     finally:
         service.close()
 

@@ -9,14 +9,14 @@ from pathlib import Path
 import pytest
 
 from vehicle.config import Settings
+from vehicle.core.car import DriveCore
 from vehicle.core.pwm.sim import SimPwm
 from vehicle.model import ContinuousActionSpace, DiscreteAction, DiscreteActionSpace
-from vehicle.service import VehicleService
 from vehicle.sim.session import (
     SimClock,
     SimError,
     Simulation,
-    build_service,
+    build_core,
     car_params_for,
     run_realtime,
 )
@@ -42,7 +42,7 @@ def test_continuous_ranges_are_clipped_to_the_car() -> None:
 def test_simulation_needs_a_loaded_model(tmp_path, reinvent) -> None:
     clock = SimClock()
     backend = SimPwm(clock=clock)
-    service = VehicleService(Settings(data_dir=tmp_path), backend, clock=clock, watchdog=False)
+    service = DriveCore(Settings(data_dir=tmp_path), backend, clock=clock, watchdog=False)
     try:
         with pytest.raises(SimError, match="model"):
             Simulation(reinvent, service, backend, clock)
@@ -51,7 +51,7 @@ def test_simulation_needs_a_loaded_model(tmp_path, reinvent) -> None:
 
 
 def test_realtime_run_stops_when_asked_and_leaves_neutral(tmp_path, reinvent) -> None:
-    service, backend = build_service(
+    service, backend = build_core(
         Settings(data_dir=tmp_path), DEFAULT_MODEL, time.monotonic, lockstep=False
     )
     ticks = []
@@ -65,6 +65,6 @@ def test_realtime_run_stops_when_asked_and_leaves_neutral(tmp_path, reinvent) ->
         service.close()
     assert len(ticks) == 5
     assert result["completed_laps"] == 0 and result["track"] == "reinvent_base"
-    cal = service.calibration()
+    cal = service.calibration
     assert backend.pulse("throttle") == cal.throttle.mid_ns
     assert backend.pulse("steering") == cal.steering.mid_ns

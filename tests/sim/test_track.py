@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import math
 from importlib import resources
+from pathlib import Path
 
 import numpy as np
 import pytest
 
+from vehicle.cli import main
 from vehicle.sim.track import Track, TrackError, load_track, track_names
 
 REFERENCE = {"reinvent_base": (17.71, 0.762), "reInvent2019_track": (23.12, 1.067)}
@@ -87,11 +89,54 @@ def test_missing_file_is_a_track_error(tmp_path) -> None:
         load_track(str(tmp_path / "nothing.npy"))
 
 
-def test_non_numpy_file_is_a_track_error(tmp_path) -> None:
-    path = tmp_path / "text.npy"
-    path.write_text("not numpy")
-    with pytest.raises(TrackError, match="not a numpy"):
+NOT_A_TRACK = r"is not a DeepRacer track \.npy \(an N x 6 array of numbers\)"
+UNSAFE_ADVICE = ("pickle", "unsafe", "trust")
+
+
+@pytest.mark.parametrize("name", ["text.npy", "some.txt"])
+def test_a_text_file_is_not_a_track(tmp_path, name: str) -> None:
+    path = tmp_path / name
+    path.write_text("x,y\n1,2\n")
+    with pytest.raises(TrackError, match=NOT_A_TRACK + ": it has no numpy array header") as err:
         load_track(str(path))
+    assert not any(word in str(err.value).lower() for word in UNSAFE_ADVICE)
+
+
+class _LeavesAMark:
+    """Unpickling this creates a file: the test can see whether anything was unpickled."""
+
+    def __init__(self, mark: Path) -> None:
+        self.mark = mark
+
+    def __reduce__(self):
+        return (Path.touch, (self.mark,))
+
+
+def test_an_array_of_objects_is_never_unpickled(tmp_path) -> None:
+    mark = tmp_path / "unpickled"
+    path = tmp_path / "objects.npy"
+    np.save(path, np.array([_LeavesAMark(mark)], dtype=object), allow_pickle=True)
+    with pytest.raises(TrackError, match=NOT_A_TRACK + ": its array holds objects") as err:
+        load_track(str(path))
+    assert not mark.exists()
+    assert not any(word in str(err.value).lower() for word in UNSAFE_ADVICE)
+
+
+def test_a_truncated_track_is_a_track_error(tmp_path) -> None:
+    path = tmp_path / "cut.npy"
+    bundled = resources.files("vehicle.sim").joinpath("tracks", "reinvent_base.npy")
+    path.write_bytes(bundled.read_bytes()[:300])
+    with pytest.raises(TrackError, match=NOT_A_TRACK + ": its array holds objects or is damaged"):
+        load_track(str(path))
+
+
+def test_sim_names_a_text_track_in_one_line(tmp_path, capsys) -> None:
+    track = tmp_path / "some.txt"
+    track.write_text("not a track\n")
+    assert main(["--data-dir", str(tmp_path), "sim", "--track", str(track), "--headless"]) == 1
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1
+    assert err[0].startswith(f"vehicle: track file {track} is not a DeepRacer track .npy")
 
 
 def test_unknown_name_lists_the_bundled_tracks() -> None:

@@ -51,13 +51,15 @@ def snapshot(root: Path) -> dict[str, tuple[bytes | str, int]]:
     return found
 
 
-def test_install_places_unit_rules_and_defaults(root, fake_bin):
+def test_install_places_units_rules_and_defaults(root, fake_bin):
     no_enable = install("--prefix", root, "--bin", fake_bin, "--no-enable")
     assert no_enable.returncode == 0, no_enable.stderr
     unit = (root / "etc/systemd/system/vehicle.service").read_text()
     assert f"ExecStart={fake_bin} drive" in unit
     assert f"ExecStopPost={fake_bin} neutral" in unit
     assert "/usr/local/bin/vehicle" not in unit
+    console = (root / "etc/systemd/system/vehicle-console.service").read_text()
+    assert f"ExecStart={fake_bin} console" in console and "/usr/local/bin" not in console
     assert (root / "etc/udev/rules.d/99-vehicle-pwm.rules").read_bytes() == RULES.read_bytes()
     defaults = root / "etc/default/vehicle"
     assert defaults.read_bytes() == (SYSTEMD / "vehicle.default").read_bytes()
@@ -72,8 +74,9 @@ def test_install_enables_the_service(root, fake_bin):
         pytest.skip("systemctl not installed (apt-get install systemd)")
     result = install("--prefix", root, "--bin", fake_bin)
     assert result.returncode == 0, result.stderr
-    link = root / "etc/systemd/system/multi-user.target.wants/vehicle.service"
-    assert os.readlink(link) == "/etc/systemd/system/vehicle.service"
+    for name in ("vehicle.service", "vehicle-console.service"):
+        link = root / "etc/systemd/system/multi-user.target.wants" / name
+        assert os.readlink(link) == f"/etc/systemd/system/{name}"
 
 
 def test_install_is_idempotent_and_keeps_site_settings(root, fake_bin):
@@ -101,7 +104,7 @@ def test_dry_run_changes_nothing(root, fake_bin):
     assert result.returncode == 0, result.stderr
     assert list(root.iterdir()) == []
     assert "+ install -D -m 0644" in result.stdout
-    assert "enable vehicle.service" in result.stdout
+    assert "enable vehicle.service vehicle-console.service" in result.stdout
 
 
 def test_dry_run_on_the_live_system_lists_every_step(fake_bin):

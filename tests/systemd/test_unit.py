@@ -1,4 +1,7 @@
-"""The service unit: systemd accepts it, and the keys the car's safety relies on are there."""
+"""The two units: systemd accepts them, and the keys the car's safety relies on are there.
+
+vehicle.service is the drive process (outputs, no network); vehicle-console.service is the
+service process (console, no devices), which reaches the drive only through its socket."""
 
 from __future__ import annotations
 
@@ -15,6 +18,7 @@ from vehicle.cli import build_parser
 
 SYSTEMD = Path(__file__).resolve().parents[2] / "systemd"
 UNIT = SYSTEMD / "vehicle.service"
+CONSOLE_UNIT = SYSTEMD / "vehicle-console.service"
 INSTALLED_BIN = "/usr/local/bin/vehicle"
 
 
@@ -50,6 +54,11 @@ def service() -> list[tuple[str, str]]:
     return parse_unit(UNIT.read_text())["Service"]
 
 
+@pytest.fixture(scope="module")
+def console_unit() -> dict[str, list[tuple[str, str]]]:
+    return parse_unit(CONSOLE_UNIT.read_text())
+
+
 def installed_entry_point() -> Path:
     """The ``vehicle`` script of the interpreter running the tests (its venv's bin), not PATH's."""
     script = Path(sys.executable).parent / "vehicle"
@@ -69,17 +78,20 @@ def expand(command: str, service: list[tuple[str, str]]) -> list[str]:
     return words
 
 
-def test_unit_passes_systemd_analyze_verify(tmp_path):
+def test_units_pass_systemd_analyze_verify(tmp_path):
     analyze = shutil.which("systemd-analyze")
     if analyze is None:
         pytest.skip("systemd-analyze not installed (apt-get install systemd)")
     vehicle = str(installed_entry_point())
-    unit = tmp_path / "vehicle.service"
-    unit.write_text(UNIT.read_text().replace(INSTALLED_BIN, vehicle))  # what install.sh does
+    units = []
+    for source in (UNIT, CONSOLE_UNIT):
+        unit = tmp_path / source.name
+        unit.write_text(source.read_text().replace(INSTALLED_BIN, vehicle))  # as install.sh
+        units.append(str(unit))
     result = subprocess.run(
-        [analyze, "verify", "--man=no", str(unit)], capture_output=True, text=True, timeout=60
+        [analyze, "verify", "--man=no", *units], capture_output=True, text=True, timeout=60
     )
-    complaints = [line for line in result.stderr.splitlines() if "vehicle.service" in line]
+    complaints = [line for line in result.stderr.splitlines() if "vehicle" in line]
     assert result.returncode == 0 and not complaints, result.stderr
 
 
@@ -107,17 +119,21 @@ def test_unit_writes_neutral_after_every_stop(service):
     assert pwm_words in stop_post and pwm_words in one(service, "ExecStart")
 
 
-def test_unit_boots_disarmed(service):
+def test_unit_boots_disarmed_and_waits_for_its_console(service):
     argv = expand(one(service, "ExecStart"), service)
     assert argv[:2] == [INSTALLED_BIN, "drive"]
     assert "--start" not in argv, "driving must need an operator's start"
+    assert "--listen" in argv and "--console" not in argv
 
 
-def test_unit_commands_parse_with_the_real_cli(service):
+def test_unit_commands_parse_with_the_real_cli(service, console_unit):
     parser = build_parser()
     for key in ("ExecStart", "ExecStopPost"):
         args = parser.parse_args(expand(one(service, key), service)[1:])
         assert args.pwm == "sysfs"
+    console = console_unit["Service"]
+    args = parser.parse_args(expand(one(console, "ExecStart"), console)[1:])
+    assert args.command == "console" and args.host == "0.0.0.0" and args.port == 443
 
 
 def test_unit_runs_unprivileged_and_sandboxed(service):
@@ -130,16 +146,44 @@ def test_unit_runs_unprivileged_and_sandboxed(service):
         "ProtectHome": "yes",
         "PrivateTmp": "yes",
         "DevicePolicy": "closed",
-        "CapabilityBoundingSet": "CAP_NET_BIND_SERVICE",
+        "CapabilityBoundingSet": "",
+        "PrivateNetwork": "yes",
+        "IPAddressDeny": "any",
+        "RestrictAddressFamilies": "AF_UNIX",
     }
     assert {key: one(service, key) for key in expected} == expected
+    assert not values(service, "AmbientCapabilities")
+    assert int(one(service, "OOMScoreAdjust")) < 0
     assert set(one(service, "SupplementaryGroups").split()) == {"video", "gpio", "i2c"}
     allowed = {v.split()[0] for v in values(service, "DeviceAllow")}
     assert allowed == {"char-video4linux", "char-i2c", "char-gpiochip", "/dev/gpiomem"}
 
 
-def test_site_defaults_file_names_only_variables_the_unit_uses(service):
-    used = {v.split("=", 1)[0] for v in values(service, "Environment")}
+def test_the_console_unit_is_separate_and_unprivileged(console_unit):
+    unit, console = console_unit["Unit"], console_unit["Service"]
+    assert one(unit, "PartOf") == "vehicle.service"
+    assert "vehicle.service" in one(unit, "After").split()
+    assert one(console, "Restart") == "always"
+    assert one(console, "User") not in ("root", "0", "")
+    assert "VEHICLE_DATA_DIR=%S/vehicle" in values(console, "Environment")  # the same state
+    assert not values(console, "SupplementaryGroups"), "no PWM, GPIO, I2C or camera groups"
+    assert one(console, "PrivateDevices") == "yes"
+    assert one(console, "ProtectKernelTunables") == "yes"  # /sys read-only: no PWM writes
+    assert one(console, "CapabilityBoundingSet") == "CAP_NET_BIND_SERVICE"
+    assert int(one(console, "OOMScoreAdjust")) > 0 and one(console, "MemoryMax")
+    assert "--console" not in one(console, "ExecStart")
+
+
+def test_the_drive_unit_brings_its_console(service):
+    unit = parse_unit(UNIT.read_text())["Unit"]
+    assert one(unit, "Wants") == "vehicle-console.service"
+
+
+def test_site_defaults_file_names_only_variables_the_units_use(service, console_unit):
+    used = {
+        v.split("=", 1)[0]
+        for v in values(service, "Environment") + values(console_unit["Service"], "Environment")
+    }
     documented = set(
         re.findall(r"^#(VEHICLE_\w+)=", (SYSTEMD / "vehicle.default").read_text(), re.M)
     )

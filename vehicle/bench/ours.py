@@ -1,27 +1,39 @@
-"""Our stack as the car runs it: ``VehicleService`` with its drive loop, governor, watchdog,
-JPEG encoder and (optionally) the console with viewers, on a mock PWM we listen to."""
+"""Our stack as the car runs it: the drive core (drive loop, governor, watchdog) in this
+process, on a mock PWM we listen to; optionally the service process beside it, started as
+the car starts it (``ConsoleChild``, the real ``vehicle console``), with console viewers."""
 
 from __future__ import annotations
 
 import contextlib
+import os
+import secrets
+import socket
+import sys
 import tempfile
 import threading
+import time
 from pathlib import Path
 
 import numpy as np
 
 from vehicle.bench.probe import PulseProbe
 from vehicle.bench.sources import BenchCamera
+from vehicle.bench.stats import BenchError
 from vehicle.bench.viewers import Viewers, console_viewers
 from vehicle.config import LoopSettings, Settings
 from vehicle.core.camera import Frame, LatestFrameSlot
+from vehicle.core.car import DriveCore
 from vehicle.core.drive import StepResult
+from vehicle.core.link import DriveLink
+from vehicle.core.model import open_model
 from vehicle.core.pwm.mock import MockPwm
-from vehicle.service import VehicleService
+from vehicle.core.supervisor import ConsoleChild
+
+ATTACH_TIMEOUT_S = 60.0
 
 
 class TakeTimingSlot(LatestFrameSlot):
-    """The service's frame slot, noting when the drive loop took each frame."""
+    """The car's frame slot, noting when the drive loop took each frame."""
 
     def __init__(self) -> None:
         super().__init__()
@@ -34,8 +46,14 @@ class TakeTimingSlot(LatestFrameSlot):
         return frame
 
 
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
 class OursLoop:
-    """A fresh service per window (its own data directory), driving autonomously."""
+    """A fresh car per window (its own data directory), driving autonomously."""
 
     def __init__(
         self,
@@ -44,19 +62,23 @@ class OursLoop:
         *,
         camera_hz: float,
         nominal_hz: float,
+        service: bool = True,
         viewers: int = 0,
     ) -> None:
+        if viewers and not service:
+            raise BenchError("viewers need the service process")
         self.bundle = bundle
         self.image = image
         self.camera_hz = camera_hz
         self.nominal_hz = nominal_hz
+        self.with_service = service
         self.viewer_count = viewers
         self.probe = PulseProbe()
         self.viewers: Viewers | None = None
         self.fault: str | None = None
         self._stack = contextlib.ExitStack()
         self._stop = threading.Event()
-        self._service: VehicleService | None = None
+        self._car: DriveCore | None = None
         self._slot = TakeTimingSlot()
 
     def _on_step(self, result: StepResult) -> None:
@@ -71,36 +93,64 @@ class OursLoop:
         settings = Settings(data_dir=data_dir, loop=LoopSettings(nominal_rate_hz=self.nominal_hz))
         backend = MockPwm(settings.pwm.period_ns)
         backend.add_listener(self.probe.on_pulse)
-        service = VehicleService(
+        car = DriveCore(
             settings,
             backend,
             source=BenchCamera(self.image, self.camera_hz),
             slot=self._slot,
-            model_path=self.bundle,
+            model=open_model(self.bundle, self.bundle.name),
             throttle_limit=1.0,
             mode="autonomous",
         )
-        stack.callback(service.close)
-        self._service = service
-        service.start_background()
-        service.start()
+        stack.callback(car.close)
+        self._car = car
+        car.start_background()
+        car.start()
         loop = threading.Thread(
-            target=service.run,
+            target=car.run,
             kwargs={"stop": self._stop, "stop_when_source_ends": False, "on_step": self._on_step},
             name="bench-drive",
         )
         loop.start()
         stack.callback(loop.join)
         stack.callback(self._stop.set)
+        if self.with_service:
+            self._start_service(settings, car)
+
+    def _start_service(self, settings: Settings, car: DriveCore) -> None:
+        """The service process as ``vehicle drive --console`` starts it."""
+        from webconsole.credentials import PASSWORD_ENV
+
+        stack = self._stack
+        password = secrets.token_urlsafe(16)
+        os.environ[PASSWORD_ENV] = password  # the child inherits it: this run's password
+        port = free_port()
+        link = DriveLink(car, settings.link, model_roots=(settings.data_dir,))
+        link.start()
+        config = settings.data_dir / "bench-console.toml"  # room for every viewer asked for
+        viewers = max(self.viewer_count, settings.console.limits.max_viewers)
+        config.write_text(f"[console.limits]\nmax_viewers = {viewers}\n")
+        command = [sys.executable, "-m", "vehicle", "--config", str(config)]
+        command += ["--data-dir", str(settings.data_dir)]
+        command += ["console", "--host", "127.0.0.1", "--port", str(port)]
+        child = ConsoleChild(link, command)
+        child.start()
+        stack.callback(child.stop)
+        stack.callback(link.close)  # first: the console's leaving at the end is no news
+        deadline = time.monotonic() + ATTACH_TIMEOUT_S
+        while link.service_pid is None:
+            if time.monotonic() > deadline or child.process.poll() is not None:
+                raise BenchError("the service process did not attach to the drive")
+            time.sleep(0.05)
         if self.viewer_count:
             self.viewers = stack.enter_context(
-                console_viewers(service, settings, self.viewer_count)
+                console_viewers("127.0.0.1", port, password, self.viewer_count)
             )
 
     def frames_dropped(self) -> int | None:
-        return None if self._service is None else self._service.slot.dropped
+        return None if self._car is None else self._car.slot.dropped
 
     def stop(self) -> None:
-        if self._service is not None:
-            self.fault = self._service.governor.status().fault_reason
+        if self._car is not None:
+            self.fault = self._car.governor.status().fault_reason
         self._stack.close()

@@ -28,7 +28,9 @@ from vehicle.bench.targets import evaluate_targets
 from vehicle.model import ModelError, load_bundle
 from vehicle.model.synthetic import parameter_count
 
-CONFIGURATIONS = ("ours", "ours_viewers", "donkeycar")
+# ours_alone: the drive process with nothing attached (the one-process figure);
+# ours: with the service process attached, as the car runs; ours_viewers: and viewers.
+CONFIGURATIONS = ("ours_alone", "ours", "ours_viewers", "donkeycar")
 FAST_CAMERA_FACTOR = 3.0  # the "faster than the loop" camera runs at this many x 1/floor
 MAX_CAMERA_HZ = 20_000.0
 UNPACED_HZ = 1_000_000.0  # DonkeyCar's rate_hz for "no sleep at all"
@@ -93,8 +95,16 @@ def run_configuration(name: str, bundle: Path, options: BenchOptions) -> dict[st
     else:
         viewers = options.viewers if name == "ours_viewers" else 0
         result["viewers"] = viewers
+        result["service_process"] = name != "ours_alone"
         loops = tuple(
-            OursLoop(bundle, image, camera_hz=hz, nominal_hz=options.rate_hz, viewers=viewers)
+            OursLoop(
+                bundle,
+                image,
+                camera_hz=hz,
+                nominal_hz=options.rate_hz,
+                service=name != "ours_alone",
+                viewers=viewers,
+            )
             for hz in (options.rate_hz, fast_hz)
         )
     paced, fast = (

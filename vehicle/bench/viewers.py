@@ -1,11 +1,10 @@
 """Console viewers for the bench: the real console, real HTTP, real MJPEG streams.
 
-The console is served as the car serves it (``webconsole.server.start_console``, the
-asyncio front, plain HTTP on loopback), its viewer cap raised to the count asked for. The
-viewers are in a child process, as a browser would be on a phone: their CPU is not counted
-as the car's, but they share the machine's cores with it. They log in as DeepRacer's tools
-do (``GET /`` for the session and its CSRF token, then ``POST /login``) and then read
-``/route?topic=/camera_pkg/display_mjpeg`` and discard it.
+The console is served as the car serves it: by the service process, plain HTTP on loopback.
+The viewers are in a child process, as a browser would be on a phone: their CPU is not
+counted as the car's, but they share the machine's cores with it.
+They log in as DeepRacer's tools do (``GET /`` for the session and its CSRF token, then
+``POST /login``) and then read ``/route?topic=/camera_pkg/display_mjpeg`` and discard it.
 """
 
 from __future__ import annotations
@@ -13,14 +12,11 @@ from __future__ import annotations
 import contextlib
 import http.client
 import multiprocessing
-import os
 import queue
 import re
-import secrets
 import threading
 import urllib.parse
 from collections.abc import Iterator
-from dataclasses import replace
 from typing import TYPE_CHECKING
 
 from vehicle.bench.stats import BenchError
@@ -30,9 +26,6 @@ if TYPE_CHECKING:
     from multiprocessing.synchronize import Event as EventType
 
     Events = Queue[tuple[str, int, object]]  # ("ready" | "frames" | "error", viewer, value)
-
-    from vehicle.config import Settings
-    from vehicle.service import VehicleService
 
 STREAM_PATH = "/route?topic=/camera_pkg/display_mjpeg&width=640&height=480"
 BOUNDARY = b"--frame"
@@ -130,34 +123,16 @@ class Viewers:
 
 
 @contextlib.contextmanager
-def console_viewers(service: VehicleService, settings: Settings, count: int) -> Iterator[Viewers]:
-    """Serve the console for ``service`` and attach ``count`` watching viewers to it.
+def console_viewers(host: str, port: int, password: str, count: int) -> Iterator[Viewers]:
+    """Attach ``count`` watching viewers to the console at ``host:port``.
 
-    Returns once every viewer has received a frame; on exit the viewers disconnect and the
-    console stops. The password is the run's own (``VEHICLE_CONSOLE_PASSWORD`` if set).
+    Returns once every viewer has received a frame; on exit the viewers disconnect.
     """
     if isinstance(count, bool) or not isinstance(count, int) or count < 1:
         raise BenchError(f"viewer count must be a whole number >= 1, got {count!r}")
-    from webconsole.credentials import PASSWORD_ENV, store_password
-    from webconsole.server import start_console
-
-    password = os.environ.get(PASSWORD_ENV)
-    if not password:
-        password = secrets.token_urlsafe(16)
-        store_password(settings.password_path, password)
-    limits = replace(
-        settings.console.limits, max_viewers=max(count, settings.console.limits.max_viewers)
-    )
-    settings = replace(
-        settings, console=replace(settings.console, limits=limits)
-    )  # N viewers, as asked
-    handle = start_console(service, settings, host="127.0.0.1", port=0, tls=False)
-    port = urllib.parse.urlsplit(handle.url).port
     ctx = multiprocessing.get_context("spawn")
     stop, events = ctx.Event(), ctx.Queue()
-    child = ctx.Process(
-        target=watch, args=("127.0.0.1", port, password, count, stop, events), daemon=True
-    )
+    child = ctx.Process(target=watch, args=(host, port, password, count, stop, events), daemon=True)
     viewers = Viewers(count)
     try:
         child.start()
@@ -179,7 +154,6 @@ def console_viewers(service: VehicleService, settings: Settings, count: int) -> 
             viewers.frames.append(int(value))
     finally:
         stop.set()
-        handle.stop()
         if child.pid is not None:  # started
             child.join(timeout=5.0)
             if child.is_alive():

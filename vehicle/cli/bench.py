@@ -7,8 +7,6 @@ import argparse
 from pathlib import Path
 
 from vehicle.atomic import atomic_write_json
-from vehicle.bench.report import format_table
-from vehicle.bench.runner import BenchOptions, run_bench
 from vehicle.config import Settings
 
 
@@ -16,20 +14,25 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
         "bench", help="measure latency, jitter and cost against the floor and DonkeyCar"
     )
-    parser.add_argument("--json", type=Path, metavar="FILE", help="write the results here")
+    parser.add_argument(
+        "--json",
+        type=Path,
+        metavar="FILE",
+        help="write the results here (default: only print the table)",
+    )
     parser.add_argument(
         "--duration",
         type=float,
         default=10.0,
         metavar="S",
-        help="seconds of each timed window (default 10; two per configuration)",
+        help="seconds of each timed window, two per configuration",
     )
     parser.add_argument(
         "--viewers",
         type=int,
         default=4,
         metavar="N",
-        help="console MJPEG viewers in the viewers configuration (default 4)",
+        help="console MJPEG viewers in the viewers configuration",
     )
     parser.add_argument(
         "--model",
@@ -42,12 +45,15 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         type=float,
         default=30.0,
         metavar="HZ",
-        help="camera rate for latency and jitter (default 30)",
+        help="camera rate for latency and jitter",
     )
     parser.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace, settings: Settings) -> int:
+    from vehicle.bench.report import format_table
+    from vehicle.bench.runner import BenchOptions, run_bench
+
     options = BenchOptions(
         duration_s=args.duration, viewers=args.viewers, rate_hz=args.rate, model=args.model
     )

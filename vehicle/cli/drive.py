@@ -1,87 +1,124 @@
-"""``vehicle drive``: run a model on the car (or a recorded source) with a live status line."""
+"""``vehicle drive``: run a model on the car (or a recorded source) with a live status line.
+
+This process is the drive process: it owns the outputs. With ``--console`` it starts the
+service process (web console, model store) as its child; with ``--listen`` it waits for one
+started on its own (systemd's two units).
+"""
 
 from __future__ import annotations
 
 import argparse
 import collections
-import signal
 import sys
 import threading
 from dataclasses import replace
 from pathlib import Path
-from types import FrameType
-from typing import TextIO
+from typing import TYPE_CHECKING, TextIO
 
+from vehicle.cli.drive_process import (
+    add_console_arguments,
+    attached_console,
+    install_signal_handlers,
+    open_start_model,
+    percent_to_fraction,
+)
 from vehicle.cli.live_line import LiveLine
 from vehicle.cli.pwm_options import add_pwm_arguments, apply_pwm_arguments
 from vehicle.config import Settings
-from vehicle.core.camera import open_source
-from vehicle.core.drive import StepResult
 from vehicle.core.pwm.factory import create_backend
 from vehicle.core.sdnotify import SystemdNotifier
-from vehicle.runtime_state import load_runtime_state
-from vehicle.service import VehicleService
+from vehicle.runtime_state import RuntimeState, load_runtime_state
 
-DEFAULT_MODEL = Path(__file__).resolve().parents[2] / "models" / "default"
+if TYPE_CHECKING:  # numpy, OpenCV and onnxruntime load only when a command drives
+    from vehicle.core.actions import Action
+    from vehicle.core.car import DriveCore
+    from vehicle.core.drive import StepResult
+
 MODES = {"manual": "manual", "auto": "autonomous", "autonomous": "autonomous"}
 
 
-def add_console_arguments(parser: argparse.ArgumentParser) -> None:
-    group = parser.add_argument_group("console")
-    group.add_argument("--console", action="store_true", help="serve the web console")
-    group.add_argument("--host", help="console address (default from config: 127.0.0.1)")
-    group.add_argument("--port", type=int, help="console port (default 8443)")
-    group.add_argument("--no-tls", action="store_true", help="plain HTTP on a non-local address")
-
-
 def register(subparsers: argparse._SubParsersAction) -> None:
+    saved = RuntimeState()
     parser = subparsers.add_parser("drive", help="drive with a model")
-    parser.add_argument("--model", type=Path, help="model bundle (directory or .tar.gz)")
     parser.add_argument(
-        "--source", default="0", help="camera index, device path, video file, image folder"
+        "--model",
+        type=Path,
+        help="model bundle, directory or .tar.gz (default: the model last loaded in the "
+        "console, else the bundled models/default)",
     )
-    parser.add_argument("--frames", type=int, help="stop after N frames (then neutral, exit 0)")
-    parser.add_argument("--rate", type=float, help="cap the loop rate (Hz)")
-    parser.add_argument("--fps", type=float, help="source frame rate (files and folders)")
+    parser.add_argument(
+        "--source",
+        default="0",
+        help="camera index, device path, video file, image folder or 'synthetic'",
+    )
+    parser.add_argument(
+        "--frames",
+        type=int,
+        metavar="N",
+        help="stop after N frames, then neutral, exit 0 (default: run until stopped or the "
+        "source ends)",
+    )
+    parser.add_argument(
+        "--rate",
+        type=float,
+        metavar="HZ",
+        help="cap the loop rate (default: config loop.rate_cap_hz, none: every new frame)",
+    )
+    parser.add_argument(
+        "--fps",
+        type=float,
+        help="source frame rate (default: a video's own rate, 15 for a folder, 30 synthetic; "
+        "a camera paces itself)",
+    )
     parser.add_argument("--loop", action="store_true", help="replay a file or folder forever")
     parser.add_argument(
         "--stay", action="store_true", help="keep running after a file or folder source ends"
     )
-    parser.add_argument("--throttle-limit", type=float, metavar="PCT", help="0-100 %%")
-    parser.add_argument("--mode", choices=sorted(MODES), help="drive mode")
+    parser.add_argument(
+        "--throttle-limit",
+        type=float,
+        metavar="PCT",
+        help="maximum speed, 0-100 %% (default: the last one set in the console, else "
+        f"{saved.throttle_limit * 100:g} %%)",
+    )
+    parser.add_argument(
+        "--mode",
+        choices=sorted(MODES),
+        help=f"drive mode (default: the last one set, else {saved.mode})",
+    )
     parser.add_argument("--start", action="store_true", help="arm at once (default: stopped)")
-    add_pwm_arguments(parser, default=None)
+    add_pwm_arguments(parser)
     add_console_arguments(parser)
     parser.set_defaults(func=run)
-
-
-def percent_to_fraction(pct: float | None) -> float | None:
-    if pct is None:
-        return None
-    if not 0.0 <= pct <= 100.0:
-        raise ValueError(f"--throttle-limit must be between 0 and 100 %, got {pct}")
-    return pct / 100.0
-
-
-def install_signal_handlers(stop: threading.Event) -> None:
-    """SIGTERM/SIGINT end the loop; ``finally`` blocks then write neutral before exit."""
-
-    def handler(signum: int, _frame: FrameType | None) -> None:
-        stop.set()
-
-    signal.signal(signal.SIGTERM, handler)
-    signal.signal(signal.SIGINT, handler)
 
 
 def _label(index: int | None) -> str:
     return "cont" if index is None else f"#{index}"
 
 
-class StatusLine:
-    """Mode, Hz, latency and action, and a count of the actions chosen."""
+def describe_step(status: dict, action: Action) -> str:
+    """Governor state, Hz, latency, the model's choice and the pulses really written.
 
-    def __init__(self, service: VehicleService, stream: TextIO | None = None) -> None:
-        self.service = service
+    The model runs whether or not the car drives autonomously; unless it does, its choice is
+    advice the outputs ignore, and the line says so, as the console does.
+    """
+    role = "action" if status["state"] == "autonomous" else "advice (not driving)"
+    pulses = status["pulses"]
+    return (
+        f"{status['state']:<11} {status['loop_hz']:5.1f} Hz  "
+        f"latency {status['latency_ms']['p50']:5.1f} ms  "
+        f"{role} {_label(action.index):>4} steer {action.steer_norm:+.2f} "
+        f"throttle {action.throttle_norm:+.2f}  "
+        f"outputs steer {pulses['steering'] / 1000:.0f} us "
+        f"throttle {pulses['throttle'] / 1000:.0f} us"
+    )
+
+
+class StatusLine:
+    """The live line of ``describe_step``, and a count of the actions the model chose."""
+
+    def __init__(self, car: DriveCore, stream: TextIO | None = None) -> None:
+        self.car = car
         self.line = LiveLine(stream)
         self.actions: collections.Counter[int | None] = collections.Counter()
 
@@ -89,14 +126,9 @@ class StatusLine:
         self.actions[result.action.index] += 1
         if not self.line.due():
             return
-        status = self.service.status()
-        action = result.action
+        status = self.car.status()
         self.line.show(
-            f"{status['state']:<11} {status['loop_hz']:5.1f} Hz  "
-            f"latency {status['latency_ms']['p50']:5.1f} ms  "
-            f"action {_label(action.index):>4} steer {action.steer_norm:+.2f} "
-            f"throttle {action.throttle_norm:+.2f}",
-            status["fault"],
+            describe_step(status, result.action), status["fault"] or status["stop_reason"]
         )
 
     def summary(self, frames: int) -> str:
@@ -104,17 +136,6 @@ class StatusLine:
             f"{_label(i)}: {n}" for i, n in sorted(self.actions.items(), key=lambda kv: kv[0] or 0)
         )
         return f"{frames} frames; actions {counts or 'none'}"
-
-
-def start_console(service: VehicleService, settings: Settings, args: argparse.Namespace):
-    from webconsole.server import start_console as serve
-
-    host = args.host or settings.console.host
-    port = args.port if args.port is not None else settings.console.port
-    tls = False if args.no_tls else settings.console.tls
-    handle = serve(service, settings, host=host, port=port, tls=tls)
-    print(f"console: {handle.url}", file=sys.stderr)
-    return handle
 
 
 def run(args: argparse.Namespace, settings: Settings) -> int:
@@ -125,52 +146,52 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
         settings = replace(settings, loop=replace(settings.loop, rate_cap_hz=args.rate))
     if args.frames is not None and args.frames <= 0:
         raise ValueError(f"--frames must be positive, got {args.frames}")
+    from vehicle.core.camera import open_source
+    from vehicle.core.car import DriveCore
+
     limit = percent_to_fraction(args.throttle_limit)
     source = open_source(args.source, fps=args.fps, loop=args.loop)
     if source.fps:
         settings = replace(settings, loop=replace(settings.loop, nominal_rate_hz=source.fps))
-    saved_model = load_runtime_state(settings.runtime_state_path).active_model
+    state = load_runtime_state(settings.runtime_state_path)
+    model = open_start_model(args.model, state, settings)
     notifier = SystemdNotifier()
     stop = threading.Event()
     install_signal_handlers(stop)
     backend = create_backend(settings.pwm)
     try:
-        service = VehicleService(
+        car = DriveCore(
             settings,
             backend,
             source=source,
-            model_path=args.model or (None if saved_model else DEFAULT_MODEL),
-            throttle_limit=limit,
-            mode=MODES[args.mode] if args.mode else None,
+            model=model,
+            throttle_limit=state.throttle_limit if limit is None else limit,
+            mode=MODES[args.mode] if args.mode else state.mode,
             heartbeat=notifier.watchdog_ping,
         )
     except BaseException:
         backend.close()
         raise
-    console = None
-    status = StatusLine(service)
+    status = StatusLine(car)
     frames = 0
     try:
-        service.start_background()
-        if args.console:
-            console = start_console(service, settings, args)
-        if args.start:
-            service.start()
-        notifier.ready()
-        frames = service.run(
-            stop,
-            max_frames=args.frames,
-            stop_when_source_ends=not args.stay,
-            on_step=status,
-        )
+        car.start_background()
+        with attached_console(car, settings, args):
+            if args.start:
+                car.start()
+            notifier.ready()
+            frames = car.run(
+                stop,
+                max_frames=args.frames,
+                stop_when_source_ends=not args.stay,
+                on_step=status,
+            )
     finally:
         notifier.stopping()
-        if console is not None:
-            console.stop()
-        service.close()  # neutral on both channels, whatever happened above
+        car.close()  # neutral on both channels, whatever happened above
     status.line.end()
     print(status.summary(frames))
-    if service.source is not None and service.source.error:
-        print(f"vehicle: {service.source.error}", file=sys.stderr)
+    if car.source is not None and car.source.error:
+        print(f"vehicle: {car.source.error}", file=sys.stderr)
         return 1
     return 0

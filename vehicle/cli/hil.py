@@ -13,13 +13,15 @@ import shutil
 import sys
 import tempfile
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from hil_rig.client import RigClient
 from hil_rig.emulator import FAULTS, Emulator
-from hil_rig.harness import Harness, HarnessOptions, Report
-from vehicle.cli.drive import DEFAULT_MODEL
+from vehicle.cli.drive_process import DEFAULT_MODEL
 from vehicle.cli.pwm_options import add_pwm_arguments
 from vehicle.config import Settings
+
+if TYPE_CHECKING:  # the harness runs the model (onnxruntime) and opens serial ports
+    from hil_rig.harness import Report
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -27,8 +29,15 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     rig = parser.add_mutually_exclusive_group(required=True)
     rig.add_argument("--port", help="the rig's serial device or pyserial URL")
     rig.add_argument("--emulate", action="store_true", help="the rig's emulator on mock PWM")
-    parser.add_argument("--inject", choices=FAULTS, help="a fault for the emulator to inject")
-    parser.add_argument("--model", type=Path, default=DEFAULT_MODEL, help="model bundle")
+    parser.add_argument(
+        "--inject", choices=FAULTS, help="a fault for the emulator to inject (default: none)"
+    )
+    parser.add_argument(
+        "--model",
+        type=Path,
+        default=DEFAULT_MODEL,
+        help="model bundle (default: the bundled models/default)",
+    )
     parser.add_argument("--frames", type=Path, help="recorded frames (default: synthetic)")
     parser.add_argument("--fps", type=float, default=15.0, help="frame rate fed to the car")
     parser.add_argument("--tolerance-us", type=float, default=10.0, help="pulse match, us")
@@ -71,6 +80,9 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
         raise ValueError(
             "--tolerance-us and --max-latency-ms must be positive, --fps within (0, 60]"
         )
+    from hil_rig.client import RigClient
+    from hil_rig.harness import Harness, HarnessOptions
+
     with tempfile.TemporaryDirectory(prefix="vehicle-hil-") as tmp:
         work = Path(tmp)
         data_dir = settings.data_dir

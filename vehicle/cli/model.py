@@ -13,11 +13,8 @@ from typing import Any
 
 from calibration.model import Calibration
 from calibration.store import CalibrationStore, load_calibration_file
-from vehicle.cli.drive import percent_to_fraction
+from vehicle.cli.drive_process import percent_to_fraction
 from vehicle.config import Settings
-from vehicle.core.actions import ROW_KEYS, ActionTable
-from vehicle.model import load_bundle, load_metadata
-from vehicle.model.tf_import import import_tensorflow_model
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -68,6 +65,8 @@ def _cell(value: Any) -> str:
 
 
 def format_table(rows: list[dict[str, Any]]) -> str:
+    from vehicle.core.actions import ROW_KEYS
+
     columns = [c for c in ("outputs", *ROW_KEYS) if c in rows[0]]
     cells = [[_cell(row[c]) if c != "outputs" else str(row[c]) for c in columns] for row in rows]
     widths = [max(len(c), *(len(r[i]) for r in cells)) for i, c in enumerate(columns)]
@@ -77,6 +76,9 @@ def format_table(rows: list[dict[str, Any]]) -> str:
 
 
 def run(args: argparse.Namespace, settings: Settings) -> int:
+    from vehicle.core.actions import ActionTable
+    from vehicle.model import load_bundle, load_metadata
+
     limit = percent_to_fraction(args.throttle_limit)
     calibration, calibration_source = _calibration(args, settings)
     metadata_only = args.path.is_file() and args.path.suffix.lower() == ".json"
@@ -101,6 +103,8 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def run_import(args: argparse.Namespace, settings: Settings) -> int:
+    from vehicle.model.tf_import import import_tensorflow_model
+
     output = import_tensorflow_model(args.archive, args.output)
     print(f"converted {args.archive} -> {output} (check it with: vehicle model check {output})")
     return 0

@@ -7,7 +7,6 @@ import getpass
 import sys
 
 from vehicle.config import Settings
-from webconsole.credentials import CredentialError, store_password
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -20,6 +19,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def _read_password() -> str:
+    from webconsole.credentials import CredentialError  # werkzeug: only when a password is set
+
     if sys.stdin.isatty():
         first = getpass.getpass("New console password: ")
         if getpass.getpass("Repeat it: ") != first:
@@ -29,6 +30,8 @@ def _read_password() -> str:
 
 
 def run(args: argparse.Namespace, settings: Settings) -> int:
+    from webconsole.credentials import store_password
+
     store_password(settings.password_path, _read_password())
     print(
         f"console password stored in {settings.password_path}; "

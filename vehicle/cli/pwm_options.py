@@ -6,15 +6,38 @@ import argparse
 from dataclasses import replace
 from pathlib import Path
 
-from vehicle.config import PWM_BACKENDS, Settings
+from vehicle.config import PWM_BACKENDS, PwmSettings, Settings
 
 
-def add_pwm_arguments(parser: argparse.ArgumentParser, default: str | None = None) -> None:
+def add_pwm_arguments(parser: argparse.ArgumentParser) -> None:
+    pwm = PwmSettings()
     group = parser.add_argument_group("outputs")
-    group.add_argument("--pwm", choices=PWM_BACKENDS, default=default, help="PWM back-end")
-    group.add_argument("--pwm-sysfs-root", type=Path, help="sysfs PWM root (tests: a fake tree)")
-    group.add_argument("--pwm-chip", type=int, help="sysfs pwmchip number")
-    group.add_argument("--pwm-mock-state", type=Path, help="mock back-end state file")
+    group.add_argument(
+        "--pwm",
+        choices=PWM_BACKENDS,
+        help=f"PWM back-end (default: config pwm.backend, {pwm.backend})",
+    )
+    group.add_argument(
+        "--pwm-sysfs-root",
+        type=Path,
+        metavar="DIR",
+        help="sysfs PWM root, tests point it at a fake tree (default: config pwm.sysfs_root, "
+        f"{pwm.sysfs_root})",
+    )
+    group.add_argument(
+        "--pwm-chip",
+        type=int,
+        metavar="N",
+        help="sysfs pwmchip number (default: config pwm.sysfs_chip, else the only chip, else "
+        "DeepRacer's, on i2c-0 or i2c-1)",
+    )
+    group.add_argument(
+        "--pwm-mock-state",
+        type=Path,
+        metavar="FILE",
+        help="mock back-end state file, its 'hardware' (default: config pwm.mock_state_file, "
+        "none: kept in memory)",
+    )
 
 
 def apply_pwm_arguments(args: argparse.Namespace, settings: Settings) -> Settings:

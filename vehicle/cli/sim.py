@@ -12,26 +12,34 @@ import json
 import threading
 import time
 from pathlib import Path
-from typing import TextIO
+from typing import TYPE_CHECKING, TextIO
 
-from vehicle.cli.drive import (
-    DEFAULT_MODEL,
+from vehicle.cli.drive_process import (
     add_console_arguments,
+    attached_console,
     install_signal_handlers,
+    open_start_model,
     percent_to_fraction,
-    start_console,
 )
 from vehicle.cli.live_line import LiveLine
 from vehicle.config import Settings
-from vehicle.sim.session import SimClock, Simulation, build_service, run_lockstep, run_realtime
-from vehicle.sim.track import Track, load_track
+from vehicle.runtime_state import RuntimeState
+
+if TYPE_CHECKING:  # the simulator (numpy, OpenCV, onnxruntime) loads only when it runs
+    from vehicle.core.model import LoadedModel
+    from vehicle.sim.session import Simulation
+    from vehicle.sim.track import Track
+
+# Without --max-time a run gives up after this much simulated time: far beyond any lap.
+GIVE_UP_BASE_S = 60.0
+GIVE_UP_PER_LAP_S = 120.0
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser("sim", help="drive a model round a simulated track")
     parser.add_argument("--track", required=True, help="track name (reinvent_base) or .npy file")
     parser.add_argument("--model", type=Path, help="model bundle (default: the bundled model)")
-    parser.add_argument("--laps", type=int, default=3, help="laps to drive (default 3)")
+    parser.add_argument("--laps", type=int, default=3, help="laps to drive")
     parser.add_argument(
         "--throttle-limit",
         type=float,
@@ -40,7 +48,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="maximum speed in %% (default 100: the model's own speeds)",
     )
     parser.add_argument(
-        "--max-time", type=float, metavar="S", help="give up after S simulated seconds"
+        "--max-time",
+        type=float,
+        metavar="S",
+        help=f"give up after S simulated seconds (default: {GIVE_UP_BASE_S:g} s + "
+        f"{GIVE_UP_PER_LAP_S:g} s a lap)",
     )
     parser.add_argument("--json", action="store_true", help="print the result as one JSON object")
     parser.add_argument("--headless", action="store_true", help="lockstep, fast, no console")
@@ -49,16 +61,20 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace, settings: Settings) -> int:
-    if args.headless and args.console:
-        raise ValueError("--headless and --console exclude each other")
+    if args.headless and (args.console or args.listen):
+        raise ValueError("--headless runs in one process, without a console")
     if args.laps <= 0:
         raise ValueError(f"--laps must be positive, got {args.laps}")
+    from vehicle.sim.track import load_track
+
     track = load_track(args.track)
-    max_time = args.max_time if args.max_time is not None else 60.0 + 120.0 * args.laps
+    max_time = args.max_time
+    if max_time is None:
+        max_time = GIVE_UP_BASE_S + GIVE_UP_PER_LAP_S * args.laps
     if max_time <= 0:
         raise ValueError(f"--max-time must be positive, got {max_time}")
     limit = percent_to_fraction(args.throttle_limit)
-    model = args.model or DEFAULT_MODEL
+    model = open_start_model(args.model, RuntimeState(), settings)
     if args.headless:
         result = _headless(track, model, settings, limit, args.laps, max_time)
     else:
@@ -76,45 +92,48 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _headless(
-    track: Track, model: Path, settings: Settings, limit: float | None, laps: int, max_time: float
+    track: Track,
+    model: LoadedModel,
+    settings: Settings,
+    limit: float | None,
+    laps: int,
+    max_time: float,
 ) -> dict:
+    from vehicle.sim.session import SimClock, Simulation, build_core, run_lockstep
+
     clock = SimClock()
-    service, backend = build_service(settings, model, clock, throttle_limit=limit)
+    car, backend = build_core(settings, model, clock, throttle_limit=limit)
     try:
-        sim = Simulation(track, service, backend, clock)
-        service.start()
+        sim = Simulation(track, car, backend, clock)
+        car.start()
         return run_lockstep(sim, clock, laps, max_time)
     finally:
-        service.close()
+        car.close()
 
 
 def _realtime(
     track: Track,
-    model: Path,
+    model: LoadedModel,
     settings: Settings,
     limit: float | None,
     args: argparse.Namespace,
     max_time: float,
 ) -> dict:
+    from vehicle.sim.session import Simulation, build_core, run_realtime
+
     stop = threading.Event()
     install_signal_handlers(stop)
-    service, backend = build_service(
-        settings, model, time.monotonic, throttle_limit=limit, lockstep=False
-    )
-    console = None
+    car, backend = build_core(settings, model, time.monotonic, throttle_limit=limit, lockstep=False)
     status = _StatusLine(args.laps)
     try:
-        sim = Simulation(track, service, backend, time.monotonic)
-        service.start_background()
-        service.run_in_thread()
-        if args.console:
-            console = start_console(service, settings, args)
-        service.start()
-        return run_realtime(sim, args.laps, max_time, stop.is_set, status)
+        sim = Simulation(track, car, backend, time.monotonic)
+        car.start_background()
+        car.run_in_thread()
+        with attached_console(car, settings, args):
+            car.start()
+            return run_realtime(sim, args.laps, max_time, stop.is_set, status)
     finally:
-        if console is not None:
-            console.stop()
-        service.close()
+        car.close()
         status.end()
 
 
@@ -128,14 +147,14 @@ class _StatusLine:
     def __call__(self, sim: Simulation) -> None:
         if not self.line.due():
             return
-        status = sim.service.status()
+        status = sim.core.status()
         judge = sim.judge
         self.line.show(
             f"lap {min(len(judge.laps) + 1, self.laps)}/{self.laps}  "
             f"progress {judge.progress:5.1f} %  off track {judge.off_track}  "
             f"speed {sim.car.state.speed:4.2f} m/s  {status['state']}  "
             f"{status['loop_hz']:4.1f} Hz",
-            status["fault"],
+            status["fault"] or status["stop_reason"],
         )
 
     def end(self) -> None:

@@ -7,11 +7,12 @@ works on the newest image and never on a queue of stale ones.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import threading
 import time
 from abc import abstractmethod
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -139,6 +140,18 @@ class FrameSource(Closeable):
         self.stop()
 
 
+@contextlib.contextmanager
+def opencv_log_silenced() -> Iterator[None]:
+    """OpenCV's log off while it probes a source: a camera that is not there makes it print
+    ``[ WARN ]`` lines of its own before our one-line SourceError says the same."""
+    previous = cv2.utils.logging.getLogLevel()
+    cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_SILENT)
+    try:
+        yield
+    finally:
+        cv2.utils.logging.setLogLevel(previous)
+
+
 class OpenCvSource(FrameSource):
     """A V4L2 camera (index or /dev path) or a video file, read through OpenCV.
 
@@ -157,7 +170,8 @@ class OpenCvSource(FrameSource):
     ) -> None:
         self.is_file = Path(spec).is_file()
         device: int | str = int(spec) if spec.isdigit() else spec
-        cap = cv2.VideoCapture(device, cv2.CAP_ANY if self.is_file else cv2.CAP_V4L2)
+        with opencv_log_silenced():
+            cap = cv2.VideoCapture(device, cv2.CAP_ANY if self.is_file else cv2.CAP_V4L2)
         if not cap.isOpened():
             raise SourceError(f"cannot open frame source {spec!r}")
         if not self.is_file:

@@ -19,9 +19,9 @@ import numpy as np
 from vehicle.config import LoopSettings
 from vehicle.core.actions import Action, ActionTable
 from vehicle.core.camera import Frame, LatestFrameSlot
+from vehicle.core.model import LoadedModel
 from vehicle.core.safety import SafetyGovernor
 from vehicle.core.telemetry import Telemetry
-from vehicle.model import LoadedModel
 
 log = logging.getLogger(__name__)
 
@@ -40,6 +40,7 @@ class StepResult:
     t_capture: float
     t_done: float
     latency_s: float
+    preprocess_s: float
     inference_s: float
     action: Action
     outputs: np.ndarray
@@ -56,7 +57,7 @@ class DriveLoop:
         *,
         telemetry: Telemetry | None = None,
         heartbeat: Callable[[], None] | None = None,
-        after_step: Callable[[int], None] | None = None,
+        after_step: Callable[[Frame, StepResult | None], None] | None = None,
     ) -> None:
         self.governor = governor
         self.slot = slot
@@ -64,12 +65,13 @@ class DriveLoop:
         self.loop = loop
         self.telemetry = telemetry or Telemetry()
         self.heartbeat = heartbeat
-        self.after_step = after_step  # told each finished frame (the viewers' encoder waits)
+        self.after_step = after_step  # told each finished frame, after its command: publishing
         self.active: ActivePolicy | None = None
         self.inference_bound_s = loop.inference_fault_s
         self.overrun_bound_s = loop.overrun_fault_s
         self.stall_after_s = loop.camera_stall_s
         self.stage = "idle"
+        self.publish_errors = 0
 
     def swap_policy(self, active: ActivePolicy | None) -> None:
         """Install a fully prepared policy; the next step uses it (one reference write)."""
@@ -82,11 +84,12 @@ class DriveLoop:
             return None
         clock = self.clock
         self.stage = "preprocess"
+        t_start = clock()
         tensor = active.model.preprocessor(frame.image)
         self.stage = "inference"
-        t_start = clock()
+        t_infer = clock()
         outputs = active.model.policy.run(tensor)
-        inference_s = clock() - t_start
+        inference_s = clock() - t_infer
         self.stage = "action"
         action = active.table.decide(outputs)
         self.stage = "output"
@@ -116,8 +119,24 @@ class DriveLoop:
         )
         self.stage = "idle"
         return StepResult(
-            frame.seq, frame.t_capture, t_done, latency_s, inference_s, action, outputs
+            frame.seq,
+            frame.t_capture,
+            t_done,
+            latency_s,
+            t_infer - t_start,
+            inference_s,
+            action,
+            outputs,
         )
+
+    def _after(self, frame: Frame, result: StepResult | None) -> None:
+        """Publishing must never take the loop down: a failure is logged and counted."""
+        try:
+            self.after_step(frame, result)
+        except Exception:
+            self.publish_errors += 1
+            if self.publish_errors == 1:
+                log.exception("publishing a step failed (logged once)")
 
     def _driving(self) -> bool:
         return self.governor.status().state.armed
@@ -153,6 +172,7 @@ class DriveLoop:
                 continue
             last_seq = frame.seq
             last_frame_at = frame.t_capture
+            result = None
             try:
                 result = self.step(frame)
             except Exception as exc:
@@ -161,7 +181,7 @@ class DriveLoop:
                 continue
             finally:
                 if self.after_step is not None:
-                    self.after_step(frame.seq)
+                    self._after(frame, result)
             processed += 1
             self.telemetry.frames_dropped = self.slot.dropped
             if result is not None and on_step is not None:

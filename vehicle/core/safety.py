@@ -46,6 +46,7 @@ class GovernorState(enum.Enum):
         return self in (GovernorState.MANUAL, GovernorState.AUTONOMOUS)
 
 
+GOVERNOR_STATES: tuple[GovernorState, ...] = tuple(GovernorState)  # codes in step records
 _ARMED = {"manual": GovernorState.MANUAL, "autonomous": GovernorState.AUTONOMOUS}
 
 
@@ -290,6 +291,11 @@ class SafetyGovernor(Closeable):
                 stale=self._state.armed and self._clock() > self._fresh_until,
                 writes=self._writes,
             )
+
+    def outputs(self) -> tuple[int, int, GovernorState]:
+        """What the outputs hold now, cheaply (one lock, no allocation beyond the tuple)."""
+        with self._lock:
+            return self._steering_ns, self._throttle_ns, self._state
 
     @property
     def limits(self) -> GovernorLimits:

@@ -10,9 +10,10 @@ from vehicle.core.metadata import (
     load_metadata,
     parse_metadata,
 )
+from vehicle.core.model import LoadedModel
 from vehicle.core.policy import Policy
 from vehicle.core.preprocess import FrameError, Preprocessor
-from vehicle.model.bundle import LoadedModel, load_bundle
+from vehicle.model.bundle import load_bundle
 from vehicle.model.store import ModelInfo, ModelStore
 
 __all__ = [

@@ -114,13 +114,16 @@ def extract_archive(
     return root
 
 
-def find_bundle_root(directory: Path) -> Path:
+def find_bundle_root(directory: Path, shown_as: str | None = None) -> Path:
     """The one folder under ``directory`` holding both model.onnx and model_metadata.json.
 
     DeepRacer-style archives often put the files in a subfolder; any depth is accepted as
-    long as exactly one folder qualifies.
+    long as exactly one folder qualifies. ``shown_as`` names what the user gave (a folder, an
+    archive) at the start of every message; without it a message names no path, since an
+    upload's extracted copy is a server path no client should see.
     """
     directory = Path(directory)
+    where = f"{shown_as}: " if shown_as else ""
     roots: list[Path] = []
     tf_graphs = False
     for folder, _dirs, files in os.walk(directory):
@@ -131,9 +134,11 @@ def find_bundle_root(directory: Path) -> Path:
         return roots[0]
     if len(roots) > 1:
         found = ", ".join(str(r.relative_to(directory)) for r in roots)
-        raise ModelError(f"more than one model bundle found ({found}); upload one at a time")
+        raise ModelError(f"{where}more than one model bundle found ({found}); use one at a time")
     if tf_graphs:
         raise ModelError(
-            "this is a TensorFlow model (model.pb); convert it first with `vehicle model import`"
+            f"{where}this is a TensorFlow model (model.pb); convert it first with "
+            "`vehicle model import`"
         )
-    raise ModelError(f"no folder holds both {ONNX_FILE} and {METADATA_FILE}")
+    empty = "the folder is empty; " if not any(directory.iterdir()) else ""
+    raise ModelError(f"{where}{empty}no folder holds both {ONNX_FILE} and {METADATA_FILE}")

@@ -9,25 +9,14 @@ from __future__ import annotations
 
 import shutil
 import tarfile
-from dataclasses import dataclass
 from pathlib import Path
 
-from vehicle.core.metadata import METADATA_FILE, ModelError, ModelMetadata, load_metadata
-from vehicle.core.policy import Policy
-from vehicle.core.preprocess import Preprocessor
-from vehicle.model.archive import ONNX_FILE, extract_archive, find_bundle_root
-from vehicle.model.validate import open_checked
+from vehicle.core.metadata import ModelError
+from vehicle.core.model import ONNX_FILE, LoadedModel, open_model
+from vehicle.model.archive import extract_archive, find_bundle_root
+from vehicle.model.validate import check_onnx
 
 ARCHIVE_SUFFIXES = (".tar.gz", ".tgz", ".tar")
-
-
-@dataclass(frozen=True)
-class LoadedModel:
-    name: str
-    directory: Path  # where the bundle was read from (the archive itself for a .tar.gz)
-    metadata: ModelMetadata
-    policy: Policy
-    preprocessor: Preprocessor
 
 
 def strip_archive_suffix(filename: str) -> str:
@@ -44,18 +33,11 @@ def is_archive(path: Path) -> bool:
 
 
 def load_directory(directory: Path, name: str, *, intra_op_threads: int = 1) -> LoadedModel:
-    """Validate and open a bundle whose two files sit directly in ``directory``."""
-    directory = Path(directory)
-    for required in (METADATA_FILE, ONNX_FILE):
-        if not (directory / required).is_file():
-            raise ModelError(f"{directory.name or directory}: {required} is missing")
-    metadata = load_metadata(directory / METADATA_FILE)
-    policy = open_checked(
-        directory / ONNX_FILE,
-        metadata.action_space.n_outputs,
-        intra_op_threads=intra_op_threads,
-    )
-    return LoadedModel(name, directory, metadata, policy, Preprocessor(policy.layout))
+    """Check and open a bundle whose two files sit directly in ``directory``."""
+    onnx_file = Path(directory) / ONNX_FILE
+    if onnx_file.is_file():
+        check_onnx(onnx_file)
+    return open_model(directory, name, intra_op_threads=intra_op_threads)
 
 
 def load_bundle(path: Path, *, intra_op_threads: int = 1) -> LoadedModel:
@@ -66,12 +48,12 @@ def load_bundle(path: Path, *, intra_op_threads: int = 1) -> LoadedModel:
     """
     path = Path(path)
     if path.is_dir():
-        root = find_bundle_root(path)
+        root = find_bundle_root(path, shown_as=str(path))
         return load_directory(root, path.resolve().name, intra_op_threads=intra_op_threads)
     if path.is_file() and is_archive(path):
         extracted = extract_archive(path)
         try:
-            root = find_bundle_root(extracted)
+            root = find_bundle_root(extracted, shown_as=str(path))
             loaded = load_directory(
                 root, strip_archive_suffix(path.name), intra_op_threads=intra_op_threads
             )

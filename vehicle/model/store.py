@@ -21,7 +21,13 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from vehicle.atomic import fsync_dir
-from vehicle.core.metadata import METADATA_FILE, ModelError, load_metadata, one_line
+from vehicle.core.metadata import (
+    METADATA_FILE,
+    ActionSpace,
+    ModelError,
+    load_metadata,
+    one_line,
+)
 from vehicle.model.archive import ONNX_FILE, extract_archive, find_bundle_root
 from vehicle.model.bundle import is_archive, load_directory, strip_archive_suffix
 
@@ -38,6 +44,20 @@ class ModelInfo:
     size_bytes: int
     mtime: float
     error: str | None  # why the bundle cannot be used, or None
+    bundled: bool = False  # shipped or given with --model: not in the store, never deleted
+
+
+def describe_bundle(
+    name: str, path: Path, space: ActionSpace | None, error: str | None = None
+) -> ModelInfo:
+    """A bundle's listing: its action space, and the size and time of its folder (every file
+    in it) or of its archive."""
+    path = Path(path)
+    files = [path] if path.is_file() else [f for f in path.rglob("*") if f.is_file()]
+    size = sum(f.stat().st_size for f in files)
+    count = space.n_outputs if space is not None and space.type == "discrete" else None
+    kind = space.type if space is not None else None
+    return ModelInfo(name, kind, count, size, path.stat().st_mtime, error)
 
 
 def validate_name(name: object) -> str:
@@ -168,16 +188,12 @@ class ModelStore:
         fsync_dir(self.models_dir)
 
     def _info(self, folder: Path) -> ModelInfo:
-        files = [f for f in folder.rglob("*") if f.is_file()]
-        size = sum(f.stat().st_size for f in files)
-        mtime = folder.stat().st_mtime
         try:
             space = load_metadata(folder / METADATA_FILE).action_space
         except ModelError as exc:
-            return ModelInfo(folder.name, None, None, size, mtime, one_line(exc))
-        count = space.n_outputs if space.type == "discrete" else None
+            return describe_bundle(folder.name, folder, None, one_line(exc))
         error = None if (folder / ONNX_FILE).is_file() else f"{ONNX_FILE} is missing"
-        return ModelInfo(folder.name, space.type, count, size, mtime, error)
+        return describe_bundle(folder.name, folder, space, error)
 
     def _remove_stale_staging(self) -> None:
         cutoff = time.time() - _STALE_STAGING_S

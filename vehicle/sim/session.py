@@ -1,10 +1,11 @@
 """A simulated car driven by the whole stack: render -> drive loop -> governor -> SimPwm -> car.
 
-The service is the same ``VehicleService`` the car runs, built on a ``SimPwm`` back-end. In
-lockstep (headless, tests) the service's clock is simulated time, so every freshness check
-sees sim seconds and a lap takes as long as the computer needs, not as the lap lasts. In real
-time the service runs its own drive thread and watchdog on the wall clock, as on the car,
-and the simulation only supplies frames and moves the car.
+The car is the same ``DriveCore`` the drive process runs, built on a ``SimPwm`` back-end. In
+lockstep (headless, tests) its clock is simulated time, so every freshness check sees sim
+seconds and a lap takes as long as the computer needs, not as the lap lasts. In real time the
+car runs its own drive thread and watchdog on the wall clock, as on the car (and, with the
+console, beside the same service process), and the simulation only supplies frames and moves
+the car.
 """
 
 from __future__ import annotations
@@ -16,9 +17,11 @@ from pathlib import Path
 
 from vehicle.config import Settings
 from vehicle.core.camera import Frame
+from vehicle.core.car import DriveCore
+from vehicle.core.model import LoadedModel, open_model
 from vehicle.core.pwm.sim import SimPwm
 from vehicle.model import ActionSpace, ContinuousActionSpace
-from vehicle.service import VehicleService
+from vehicle.runtime_state import load_runtime_state
 from vehicle.sim.dynamics import Car, CarParams, CarState
 from vehicle.sim.judge import Judge
 from vehicle.sim.render import Renderer
@@ -57,65 +60,73 @@ def car_params_for(space: ActionSpace) -> CarParams:
     return CarParams(max_steer_rad=math.radians(widest), top_speed_mps=min(4.0, top))
 
 
-def build_service(
+def build_core(
     settings: Settings,
-    model: Path,
+    model: Path | LoadedModel,
     clock: Callable[[], float],
     *,
     throttle_limit: float | None = None,
     lockstep: bool = True,
-) -> tuple[VehicleService, SimPwm]:
-    """The car's service on a simulated back-end, in autonomous mode, not yet started."""
+) -> tuple[DriveCore, SimPwm]:
+    """The car on a simulated back-end, in autonomous mode, not yet started. A path names a
+    bundle already checked (the bundled model, a test's own)."""
+    if not isinstance(model, LoadedModel):
+        model = open_model(Path(model), Path(model).name)
     backend = SimPwm(settings.pwm.period_ns, clock=clock)
     try:
-        service = VehicleService(
+        car = DriveCore(
             settings,
             backend,
-            model_path=model,
-            throttle_limit=throttle_limit,
+            model=model,
+            throttle_limit=(
+                load_runtime_state(settings.runtime_state_path).throttle_limit
+                if throttle_limit is None
+                else throttle_limit
+            ),
             mode="autonomous",
             clock=clock,
             watchdog=not lockstep,
+            shared_memory=not lockstep,
         )
     except BaseException:
         backend.close()
         raise
-    return service, backend
+    return car, backend
 
 
 class Simulation:
-    """One car on one track under a service's outputs."""
+    """One car on one track under the drive core's outputs."""
 
     def __init__(
         self,
         track: Track,
-        service: VehicleService,
+        core: DriveCore,
         backend: SimPwm,
         clock: Callable[[], float],
         *,
         start_s: float = 0.0,
     ) -> None:
-        active = service.drive.active
+        active = core.drive.active
         if active is None:
             raise SimError("the simulation needs a loaded model")
         self.track = track
-        self.service = service
+        self.core = core
         self.backend = backend
         self.clock = clock
-        self.dt = service.settings.loop.period_s
+        self.dt = core.settings.loop.period_s
         self.renderer = Renderer(track)
         x, y, heading = track.pose_at(start_s)
         self.car = Car(
             car_params_for(active.model.metadata.action_space),
-            service.calibration(),
+            core.calibration,
             CarState(x, y, heading),
         )
         self.judge = Judge(track, self.car, clock())
 
     def capture(self) -> Frame:
-        """Render what the camera sees now and hand it to the service's frame slot."""
+        """Render what the camera sees now and hand it to the car's frame slot."""
         s = self.car.state
-        return self.service.slot.put(self.renderer.render(s.x, s.y, s.heading), self.clock())
+        return self.core.slot.put(self.renderer.render(s.x, s.y, s.heading), self.clock())
 
     def advance(self, dt: float) -> None:
         """Move the car ``dt`` seconds under the pulses on the outputs; judge; reset off-track."""
@@ -132,7 +143,7 @@ class Simulation:
 
 def run_lockstep(sim: Simulation, clock: SimClock, laps: int, max_sim_s: float) -> dict:
     """As fast as the computer goes: each frame is driven, then time moves one period."""
-    drive, governor = sim.service.drive, sim.service.governor
+    drive, governor = sim.core.drive, sim.core.governor
     while not sim.done(laps) and clock() < max_sim_s:
         drive.step(sim.capture())
         clock.advance(sim.dt)
@@ -148,7 +159,7 @@ def run_realtime(
     should_stop: Callable[[], bool],
     on_tick: Callable[[Simulation], None] | None = None,
 ) -> dict:
-    """Frames at the loop's nominal rate on the wall clock; the service's own drive thread
+    """Frames at the loop's nominal rate on the wall clock; the car's own drive thread
     answers them, as on the car."""
     started = last = time.monotonic()
     next_frame = started

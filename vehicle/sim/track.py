@@ -13,6 +13,7 @@ from importlib import resources
 from pathlib import Path
 
 import numpy as np
+from numpy.lib import format as npy_format
 
 LINE_WIDTH_M = 0.0762  # 3-inch border lines, inside the border points
 CENTRE_LINE_WIDTH_M = 0.0254  # 1-inch dashed centre line
@@ -40,16 +41,28 @@ def _resolve(spec: str | Path) -> Path:
     return candidate
 
 
+def _read_route(path: Path) -> np.ndarray:
+    """The array of a ``.npy`` file. Never unpickled: a route is numbers, and numpy's own
+    message for anything else suggests loading it unsafely, which we must not pass on."""
+    not_a_track = f"track file {path} is not a DeepRacer track .npy (an N x 6 array of numbers)"
+    try:
+        with path.open("rb") as file:
+            if file.read(len(npy_format.MAGIC_PREFIX)) == npy_format.MAGIC_PREFIX:
+                file.seek(0)
+                return np.load(file, allow_pickle=False)
+    except FileNotFoundError:
+        raise TrackError(f"track file {path} does not exist") from None
+    except IsADirectoryError:
+        raise TrackError(f"{not_a_track}: it is a directory") from None
+    except (OSError, ValueError, EOFError) as exc:
+        raise TrackError(f"{not_a_track}: its array holds objects or is damaged") from exc
+    raise TrackError(f"{not_a_track}: it has no numpy array header")
+
+
 def load_track(spec: str | Path) -> Track:
     """A bundled track by name (``reinvent_base``) or a DeepRacer ``.npy`` file by path."""
     path = _resolve(spec)
-    try:
-        data = np.load(path, allow_pickle=False)
-    except FileNotFoundError:
-        raise TrackError(f"track file {path} does not exist") from None
-    except (OSError, ValueError) as exc:
-        raise TrackError(f"track file {path} is not a numpy .npy array: {exc}") from exc
-    return Track.from_array(data, name=path.stem)
+    return Track.from_array(_read_route(path), name=path.stem)
 
 
 @dataclass(frozen=True, eq=False)

@@ -206,6 +206,8 @@ class HttpConnection:
         self._body_started = 0.0
         self._body_received = 0
         self._body_failure = None
+        if not has_body:
+            self._take_end_of_empty_body()
         operator = admission.priority == OPERATOR
         if operator:
             self.site.table.busy(self.tracked)  # a stranger's connection stays evictable
@@ -296,6 +298,13 @@ class HttpConnection:
                 raise Refusal(408, "the request body arrived too slowly") from None
             self.h11.receive_data(data)
 
+    def _take_end_of_empty_body(self) -> None:
+        """h11 hands out a bodiless request's end as an event of its own; taking it lets
+        the connection go on to the next request."""
+        event = self.h11.next_event()
+        if not isinstance(event, h11.EndOfMessage):  # pragma: no cover - h11 guarantees it
+            raise Refusal(400, "a request without a body sent one")
+
     async def _read_whole_body(self) -> bytes:
         parts = []
         while chunk := await self._next_body_chunk():
@@ -305,17 +314,18 @@ class HttpConnection:
     # -- answers -----------------------------------------------------------------------
 
     async def send_response(self, status: int, headers: Headers, body: bytes) -> None:
-        phrase = _phrase(status)
-        await self._send(h11.Response(status_code=status, headers=headers, reason=phrase))
+        head = h11.Response(status_code=status, headers=headers, reason=_phrase(status))
         if body and not self.head_only:
-            await self._send(h11.Data(data=body))
+            await self._send(head, h11.Data(data=body))  # one write: one packet if it fits
+        else:
+            await self._send(head)
 
     async def send_data(self, data: bytes) -> None:
         await self._send(h11.Data(data=data))
 
-    async def _send(self, event: Any) -> None:
+    async def _send(self, *events: Any) -> None:
         try:
-            data = self.h11.send(event)
+            data = b"".join(self.h11.send(event) or b"" for event in events)
         except h11.LocalProtocolError:
             self.h11.send_failed()
             raise

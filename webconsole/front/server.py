@@ -140,6 +140,11 @@ class Front:
         asyncio.set_event_loop(self._loop)
         try:
             self._loop.run_until_complete(self._serve())
+            late = asyncio.all_tasks(self._loop)  # connections accepted while stopping
+            for task in late:
+                task.cancel()
+            if late:
+                self._loop.run_until_complete(asyncio.wait(late, timeout=STOP_TIMEOUT_S / 2))
         finally:
             self._loop.close()
 
@@ -187,6 +192,7 @@ class Front:
             log.exception("console connection from %s failed", peer[0])
         finally:
             self.table.remove(tracked)
-            writer.transport.abort()
+            with contextlib.suppress(RuntimeError):  # the loop is closing
+                writer.transport.abort()
             if task is not None:
                 self._tasks.discard(task)

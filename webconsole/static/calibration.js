@@ -6,6 +6,36 @@
   const $ = (id) => document.getElementById(id);
   let current = null; // the calibration as loaded (our file format)
 
+  // What a command does at each end: +1 steers left and drives forward. The pulses map as
+  // calibration/model.py does (adj = command * polarity: min at adj -1, max at adj +1), so
+  // the min field holds command -polarity and the max field command +polarity.
+  const MEANINGS = {
+    steering: {
+      "-1": ["Full right", "the front wheels should turn fully right"],
+      "0": ["Centre", "the front wheels should point straight ahead"],
+      "1": ["Full left", "the front wheels should turn fully left"],
+    },
+    throttle: {
+      "-1": ["Full reverse", "the wheels should spin backwards at full speed (some ESCs brake on the first pulse)"],
+      "0": ["Stopped", "the wheels should stop"],
+      "1": ["Full forward", "the wheels should spin forward at full speed"],
+    },
+  };
+  const ADJ = { min_ns: -1, mid_ns: 0, max_ns: 1 };
+
+  function polarity(section) {
+    return section.querySelector(".reverse").checked ? -1 : 1;
+  }
+
+  function describe(section) {
+    const meanings = MEANINGS[section.dataset.channel];
+    section.querySelectorAll(".pulse").forEach((row) => {
+      const [name, test] = meanings[String(ADJ[row.dataset.key] * polarity(section))];
+      row.querySelector(".meaning").textContent = name;
+      row.querySelector(".test-note").textContent = `Test: ${test}.`;
+    });
+  }
+
   function fill(calibration) {
     current = calibration;
     document.querySelectorAll(".channel").forEach((section) => {
@@ -14,6 +44,7 @@
         row.querySelector("input").value = channel[row.dataset.key] / 1000;
       });
       section.querySelector(".reverse").checked = channel.polarity === -1;
+      describe(section);
     });
   }
 
@@ -21,7 +52,7 @@
     const data = { version: 1 };
     if (current && current.speed_table) data.speed_table = current.speed_table;
     document.querySelectorAll(".channel").forEach((section) => {
-      const channel = { polarity: section.querySelector(".reverse").checked ? -1 : 1 };
+      const channel = { polarity: polarity(section) };
       section.querySelectorAll(".pulse").forEach((row) => {
         channel[row.dataset.key] = Math.round(Number(row.querySelector("input").value) * 1000);
       });
@@ -43,11 +74,13 @@
   }
 
   document.querySelectorAll(".channel").forEach((section) => {
+    section.querySelector(".reverse").addEventListener("change", () => describe(section));
     section.querySelectorAll(".pulse").forEach((row) => {
       const input = row.querySelector("input");
       row.querySelectorAll(".step").forEach((button) => {
         button.addEventListener("click", () => {
-          input.value = Number(input.value) + Number(button.dataset.step);
+          const us = Number(input.value) + Number(button.dataset.step);
+          input.value = Math.round(us * 1000) / 1000; // whole ns: no 1316.1109999999999
           preview(section, row);
         });
       });

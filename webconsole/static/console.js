@@ -60,6 +60,18 @@ window.Console = (() => {
     }
   }
 
+  // Numbers as people read them: a fixed number of decimals, "–" when there is none.
+  function formatNumber(value, digits = 1) {
+    const number = Number(value);
+    return value === null || value === undefined || !Number.isFinite(number) ? "–" : number.toFixed(digits);
+  }
+
+  function formatBytes(bytes) {
+    if (bytes >= 1e6) return `${formatNumber(bytes / 1e6, 1)} MB`;
+    if (bytes >= 1e3) return `${formatNumber(bytes / 1e3, 0)} kB`;
+    return `${formatNumber(bytes, 0)} B`;
+  }
+
   const logout = document.getElementById("logout");
   if (logout) {
     logout.addEventListener("click", async () => {
@@ -68,5 +80,5 @@ window.Console = (() => {
     });
   }
 
-  return { api, act, show, uploadFile };
+  return { api, act, show, uploadFile, formatNumber, formatBytes };
 })();

@@ -2,17 +2,13 @@
 "use strict";
 
 (() => {
-  const { api, act, show } = window.Console;
+  const { api, act, show, formatNumber: fmt } = window.Console;
   const $ = (id) => document.getElementById(id);
   const SEND_INTERVAL_MS = 100; // the governor drops a manual command after 500 ms
   const POLL_MS = 500;
 
   // -- status ------------------------------------------------------------------------
   let limitDragging = false;
-
-  function fmt(value, digits = 1) {
-    return value === null || value === undefined ? "–" : Number(value).toFixed(digits);
-  }
 
   function renderBars(action) {
     const box = $("probabilities");
@@ -44,8 +40,11 @@
     state.textContent = status.state;
     state.className = `badge ${status.state}`;
     $("model").textContent = status.model_loading ? "loading…" : (status.model || "none");
-    $("loop-hz").textContent = fmt(status.loop_hz);
-    $("latency").textContent = `${fmt(status.latency_ms.p50)} / ${fmt(status.latency_ms.p99)}`;
+    // No step yet (no model, or no frame): nothing measured, rather than "0.0".
+    const stepped = Boolean(status.action);
+    $("loop-hz").textContent = stepped ? fmt(status.loop_hz) : "–";
+    const latency = stepped ? status.latency_ms : {};
+    $("latency").textContent = `${fmt(latency.p50)} / ${fmt(latency.p99)}`;
     const fault = $("fault");
     fault.hidden = !status.fault;
     fault.textContent = status.fault ? `Fault: ${status.fault}` : "";

@@ -2,13 +2,25 @@
 "use strict";
 
 (() => {
-  const { api, act, show, uploadFile } = window.Console;
+  const { api, act, show, uploadFile, formatBytes } = window.Console;
   const $ = (id) => document.getElementById(id);
   let refreshTimer = null;
 
   function cell(text) {
     const td = document.createElement("td");
     td.textContent = text;
+    return td;
+  }
+
+  function nameCell(model) {
+    const td = cell(model.name);
+    if (model.bundled) {
+      const tag = document.createElement("span");
+      tag.className = "tag";
+      tag.textContent = "bundled";
+      tag.title = "Comes with the car's software (or --model), not from the store";
+      td.append(" ", tag);
+    }
     return td;
   }
 
@@ -43,9 +55,10 @@
     for (const model of data.models) {
       const tr = document.createElement("tr");
       tr.dataset.name = model.name;
-      tr.appendChild(cell(model.name));
+      if (model.bundled) tr.dataset.bundled = "";
+      tr.appendChild(nameCell(model));
       tr.appendChild(cell(describe(model)));
-      tr.appendChild(cell(`${(model.size_bytes / 1e6).toFixed(1)} MB`));
+      tr.appendChild(cell(formatBytes(model.size_bytes)));
       tr.appendChild(cell(model.error ? `Unusable: ${model.error}` : (model.active ? "Loaded" : "Ready")));
       const actions = document.createElement("td");
       const row = document.createElement("div");
@@ -55,15 +68,23 @@
         refresh();
       }, `Loading ${model.name}…`));
       load.disabled = Boolean(model.error) || model.active || data.loading;
-      const del = button("Delete", () => {
-        if (!window.confirm(`Delete ${model.name}?`)) return;
-        act(async () => {
-          await api("DELETE", `/api/v1/models/${encodeURIComponent(model.name)}`);
-          refresh();
-        }, `Deleted ${model.name}`);
-      });
-      del.disabled = model.active;
-      row.append(load, del);
+      row.append(load);
+      if (model.bundled) {
+        const note = document.createElement("span");
+        note.className = "hint";
+        note.textContent = "Bundled: cannot be deleted";
+        row.append(note);
+      } else {
+        const del = button("Delete", () => {
+          if (!window.confirm(`Delete ${model.name}?`)) return;
+          act(async () => {
+            await api("DELETE", `/api/v1/models/${encodeURIComponent(model.name)}`);
+            refresh();
+          }, `Deleted ${model.name}`);
+        });
+        del.disabled = model.active;
+        row.append(del);
+      }
       actions.appendChild(row);
       tr.appendChild(actions);
       rows.appendChild(tr);

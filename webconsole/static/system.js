@@ -2,12 +2,14 @@
 "use strict";
 
 (() => {
-  const { api, show } = window.Console;
+  const { api, show, formatNumber: fmt } = window.Console;
   const REFRESH_MS = 3000;
 
   function duration(seconds) {
     const s = Math.floor(seconds);
-    return `${Math.floor(s / 3600)} h ${Math.floor((s % 3600) / 60)} min ${s % 60} s`;
+    const [h, min] = [Math.floor(s / 3600), Math.floor((s % 3600) / 60)];
+    if (h) return `${h} h ${min} min`;
+    return min ? `${min} min ${s % 60} s` : `${s} s`;
   }
 
   function facts(info) {
@@ -15,10 +17,10 @@
     const list = [
       ["Host", info.host],
       ["Uptime", duration(info.uptime_s)],
-      ["CPU temperature", info.cpu_temperature_c === null ? "not readable here" : `${info.cpu_temperature_c.toFixed(1)} °C`],
-      ["Load average", info.load_average.map((x) => x.toFixed(2)).join(" ")],
-      ["Loop", `${loop.steps} steps, ${loop.loop_hz === null ? "–" : loop.loop_hz.toFixed(1)} Hz`],
-      ["Latency p50 / p99", `${loop.latency_ms_p50 ?? "–"} / ${loop.latency_ms_p99 ?? "–"} ms`],
+      ["CPU temperature", info.cpu_temperature_c === null ? "not readable here" : `${fmt(info.cpu_temperature_c)} °C`],
+      ["Load average", info.load_average.map((x) => fmt(x, 2)).join(" ")],
+      ["Loop", `${loop.steps} steps, ${loop.steps > 1 ? fmt(loop.loop_hz) : "–"} Hz`],
+      ["Latency p50 / p99", loop.steps ? `${fmt(loop.latency_ms_p50)} / ${fmt(loop.latency_ms_p99)} ms` : "no steps yet"],
       ["Frames dropped", String(loop.frames_dropped)],
       ["Camera error", loop.source_error || "none"],
     ];

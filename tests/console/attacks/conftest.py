@@ -9,7 +9,7 @@ from dataclasses import replace
 import pytest
 
 from vehicle.config import ServerLimits, Settings
-from vehicle.service import VehicleService
+from vehicle.service.facade import VehicleService
 from webconsole.credentials import PASSWORD_ENV
 from webconsole.server import ConsoleHandle, start_console
 

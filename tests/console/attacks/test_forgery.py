@@ -10,7 +10,7 @@ import pytest
 from flask import Flask
 
 from calibration.store import to_native
-from vehicle.service import VehicleService
+from vehicle.service.facade import VehicleService
 from webconsole.auth import SAFE_METHODS
 from webconsole.policy import acts_on_safe_methods
 

@@ -9,7 +9,7 @@ from flask import Flask
 from flask.testing import FlaskClient
 
 from vehicle.config import ConsoleSettings, Settings
-from vehicle.service import VehicleService
+from vehicle.service.facade import VehicleService
 from webconsole.app import create_app
 from webconsole.credentials import PasswordFile, store_password
 from webconsole.ratelimit import LoginRateLimiter

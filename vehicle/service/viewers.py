@@ -1,10 +1,9 @@
-"""JPEG frames for console viewers: encoded once per frame, shared by all, off the drive path.
+"""JPEG frames for console viewers: encoded once per frame, shared by all, in the service.
 
-The encoder thread reads the frame slot as an onlooker (it never takes frames from the drive
-loop), and only while somebody watched within the last couple of seconds. It yields to the
-drive loop: it encodes a frame after the loop has finished its step for that frame (or one
-loop period later when no model runs), and no faster than viewers can take frames, so
-encoding never competes with inference for the CPU at the moment a frame arrives.
+The drive process copies a frame into shared memory after its step, and only while viewers
+watch (this encoder tells it so, at most once a second). The encoder here polls that memory
+as a bystander: the drive never waits for it, and the JPEG work runs in this process, so
+viewers cost the drive loop nothing but the copy.
 """
 
 from __future__ import annotations
@@ -16,13 +15,14 @@ from collections.abc import Callable
 import cv2
 import numpy as np
 
-from vehicle.core.camera import LatestFrameSlot
+from vehicle.core.ipc import WantFrames
 
-DEMAND_WINDOW_S = 2.0
+DEMAND_WINDOW_S = 2.0  # a viewer that asked within this long is still watching
 JPEG_QUALITY = 80
+POLL_S = 0.005  # how often the encoder looks for a newer frame while someone watches
 
 # (index, steer_norm, throttle_norm, probabilities) of the newest step, or None
-ActionProvider = Callable[[], tuple[int | None, float, float, np.ndarray | None] | None]
+ActionProvider = Callable[[], tuple[int | None, float, float, object] | None]
 
 
 def draw_action_overlay(
@@ -44,35 +44,22 @@ def draw_action_overlay(
 
 class ViewerStream:
     def __init__(
-        self,
-        slot: LatestFrameSlot,
-        action: ActionProvider,
-        *,
-        max_fps: float = 15.0,
-        loop_period_s: float = 1 / 15,
+        self, drive, *, max_fps: float = 15.0, overlay_source: ActionProvider | None = None
     ) -> None:
-        self._slot = slot
-        self._action = action
+        self._drive = drive  # a DriveClient: its frame ring and its requests
+        self._action = overlay_source or (lambda: None)
         self._min_interval_s = 1.0 / (max_fps * 1.1)  # slack: a 30 Hz camera still gives 15
-        self._loop_period_s = loop_period_s
         self._cond = threading.Condition()
-        self._step_cond = threading.Condition()
-        self._step_seq = 0
         self._watched = threading.Event()
         self._encoded: dict[bool, tuple[int, bytes]] = {}
         self._demand_until = {False: 0.0, True: 0.0}
+        self._asked_until = 0.0  # frames requested from the drive up to this time
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="jpeg-encoder", daemon=True)
         self.encoded_frames = 0
 
     def start(self) -> None:
         self._thread.start()
-
-    def step_done(self, seq: int) -> None:
-        """The drive loop finished the frame ``seq``: the CPU is free to encode it."""
-        with self._step_cond:
-            self._step_seq = seq
-            self._step_cond.notify()
 
     def stop(self) -> None:
         self._stop.set()
@@ -105,21 +92,21 @@ class ViewerStream:
         next_at = 0.0
         params = [cv2.IMWRITE_JPEG_QUALITY, JPEG_QUALITY]
         while not self._stop.is_set():
-            if not self._wanted():
+            wanted = self._wanted()
+            if not wanted:
                 self._watched.clear()
                 self._watched.wait(1.0)  # sleep until a viewer asks
                 continue
+            self._ask_drive()
+            frames = self._drive.frames
             delay = next_at - time.monotonic()
             if delay > 0 and self._stop.wait(delay):
                 break
-            frame = self._slot.wait_newer(last_seq, 0.25, consume=False)
+            frame = frames.latest(last_seq) if frames is not None else None
             if frame is None:
+                self._stop.wait(POLL_S)
                 continue
             last_seq = frame.seq
-            with self._step_cond:
-                self._step_cond.wait_for(
-                    lambda seq=frame.seq: self._step_seq >= seq, self._loop_period_s
-                )
             next_at = time.monotonic() + self._min_interval_s
             for overlay in self._wanted():  # asked now, not when the wait began
                 image = frame.image
@@ -133,6 +120,17 @@ class ViewerStream:
                     self._encoded[overlay] = (frame.seq, data.tobytes())
                     self._cond.notify_all()
                 self.encoded_frames += 1
+
+    def _ask_drive(self) -> None:
+        """Keep the drive publishing frames while someone watches (one request a second)."""
+        now = time.monotonic()
+        if now < self._asked_until - DEMAND_WINDOW_S / 2:
+            return
+        try:
+            self._drive.request(WantFrames(DEMAND_WINDOW_S))
+            self._asked_until = now + DEMAND_WINDOW_S
+        except (ValueError, RuntimeError):
+            self._asked_until = now + 0.2  # the drive is busy or gone: try again shortly
 
     def _wanted(self) -> list[bool]:
         now = time.monotonic()

@@ -1,0 +1,1 @@
+"""The service process: console facade, drive-link client, viewers, model preparation."""
