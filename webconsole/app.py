@@ -60,8 +60,7 @@ def create_app(
         SESSION_COOKIE_SAMESITE="Strict",
         SESSION_COOKIE_SECURE=secure_cookies,
         MAX_CONTENT_LENGTH=console_settings.max_upload_bytes + MULTIPART_OVERHEAD,
-        MAX_FORM_PARTS=16,
-        MAX_FORM_MEMORY_SIZE=console_settings.limits.max_body_bytes,
+        MAX_FORM_PARTS=16,  # Flask's MAX_FORM_MEMORY_SIZE stays: werkzeug reads 64 KiB a go
     )
     app.extensions[EXTENSION_KEY] = ConsoleContext(
         service=service,

@@ -11,6 +11,8 @@ import threading
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from flask import Flask
+
 from vehicle.config import Settings
 from webconsole.admission import admission_for
 from webconsole.app import create_app
@@ -59,6 +61,21 @@ def _url(scheme: str, host: str, port: int) -> str:
     return f"{scheme}://{shown}:{port}/"
 
 
+def console_app(service: VehicleService, settings: Settings, secure: bool) -> Flask:
+    """The app as the car serves it: credentials from the data directory, uploads spooled
+    there (what a crash left behind is cleared first)."""
+    settings.uploads_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+    clear_spool(settings.uploads_dir)
+    return create_app(
+        service,
+        settings.console,
+        load_or_create_secret(settings.secret_path),
+        password_source(settings.password_path),
+        secure_cookies=secure,
+        upload_dir=settings.uploads_dir,
+    )
+
+
 def start_console(
     service: VehicleService,
     settings: Settings,
@@ -76,16 +93,7 @@ def start_console(
         check_limits(settings.console.limits)
     except ValueError as exc:
         raise ConsoleError(str(exc)) from exc
-    settings.uploads_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
-    clear_spool(settings.uploads_dir)
-    app = create_app(
-        service,
-        settings.console,
-        load_or_create_secret(settings.secret_path),
-        password_source(settings.password_path),
-        secure_cookies=secure,
-        upload_dir=settings.uploads_dir,
-    )
+    app = console_app(service, settings, secure)
     certificate = ensure_certificate(settings.tls_dir, host) if secure else None
     try:
         sock = listen(host, port)

@@ -28,7 +28,17 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .wire import Session, Target, head_bytes, log_in, read_response, request, send_streamed, zeros
+from .wire import (
+    Session,
+    Target,
+    head_bytes,
+    log_in,
+    read_response,
+    request,
+    send_streamed,
+    still_open,
+    zeros,
+)
 
 PASSWORD = "correct horse battery"
 CANDIDATES = ("cheroot", "cheroot-hardened", "uvicorn", "hypercorn", "front")
@@ -74,20 +84,11 @@ def serve(candidate: str, data_dir: Path, tls: bool, port_file: Path) -> None:
 
 
 def _app(service, settings, tls: bool):
-    from webconsole.app import create_app
-    from webconsole.credentials import load_or_create_secret, password_source
+    from webconsole.server import console_app
     from webconsole.tls import ensure_certificate
 
-    settings.data_dir.mkdir(parents=True, exist_ok=True)
-    app = create_app(
-        service,
-        settings.console,
-        load_or_create_secret(settings.secret_path),
-        password_source(settings.password_path),
-        secure_cookies=tls,
-    )
     cert = ensure_certificate(settings.tls_dir, "127.0.0.1") if tls else None
-    return app, cert
+    return console_app(service, settings, tls), cert
 
 
 def _cheroot(hardened: bool):
@@ -110,6 +111,9 @@ def _cheroot(hardened: bool):
     return start
 
 
+_LISTENING: list[socket.socket] = []
+
+
 def _asgi(kind: str):
     def start(service, settings, tls: bool) -> int:
         import asyncio
@@ -119,6 +123,7 @@ def _asgi(kind: str):
         app, cert = _app(service, settings, tls)
         asgi = WSGIMiddleware(app, workers=16)
         sock = socket.create_server(("127.0.0.1", 0))
+        _LISTENING.append(sock)  # hypercorn takes the descriptor: the object must live
         if kind == "uvicorn":
             import uvicorn
 
@@ -271,16 +276,6 @@ def _quiet(action: Callable[[], object]) -> None:
         action()
 
 
-def _still_open(sock: socket.socket) -> bool:
-    sock.setblocking(False)
-    try:
-        return sock.recv(65536) != b""
-    except BlockingIOError:
-        return True
-    except OSError:
-        return False
-
-
 def _hold(
     target: Target,
     sources: list[str],
@@ -303,7 +298,7 @@ def _hold(
             with contextlib.suppress(OSError):
                 send(sock, tick)
         time.sleep(1)
-    closed = sum(not _still_open(sock) for sock in socks)
+    closed = sum(not still_open(sock) for sock in socks)
     for sock in socks:
         sock.close()
     return {"opened": len(socks), "closed_by_server": closed}

@@ -11,7 +11,7 @@ import pytest
 
 from vehicle.config import ServerLimits
 
-from .wire import Session, Target, head_bytes, read_response, request
+from .wire import Session, Target, head_bytes, read_response, request, still_open
 
 STOP_WITHIN_S = 1.0
 
@@ -53,16 +53,6 @@ def held(target: Target, sources: list[str], per_source: int, first: bytes) -> I
     finally:
         for sock in socks:
             sock.close()
-
-
-def still_open(sock: socket.socket) -> bool:
-    sock.setblocking(False)
-    try:
-        return sock.recv(1) != b""
-    except BlockingIOError:
-        return True
-    except OSError:
-        return False
 
 
 def test_stop_is_served_within_a_second_with_200_slow_connections_open(serve, operator_for) -> None:

@@ -66,12 +66,10 @@ class Session:
         return headers
 
 
-def head_bytes(method: str, path: str, headers: dict[str, str], host: str = "car") -> bytes:
-    lines = [
-        f"{method} {path} HTTP/1.1",
-        f"Host: {host}",
-        *(f"{k}: {v}" for k, v in headers.items()),
-    ]
+def head_bytes(method: str, path: str, headers: dict[str, str]) -> bytes:
+    """A request head; ``Host: car`` unless ``headers`` name another."""
+    headers = {"Host": "car", **headers}
+    lines = [f"{method} {path} HTTP/1.1", *(f"{k}: {v}" for k, v in headers.items())]
     return ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1")
 
 
@@ -154,6 +152,21 @@ def send_streamed(sock: socket.socket, head: bytes, chunks: Iterable[bytes]) -> 
     except (ConnectionError, TimeoutError, ssl.SSLError):
         pass
     return sent
+
+
+def still_open(sock: socket.socket) -> bool:
+    """Whether the server still holds ``sock`` open: what it sent (a 408, say) is read
+    and dropped, then a close or reset means no."""
+    sock.setblocking(False)
+    try:
+        for _ in range(64):  # at most 4 MiB of answers
+            if sock.recv(65536) == b"":
+                return False
+    except BlockingIOError:
+        return True
+    except OSError:
+        return False
+    return True
 
 
 def zeros(total: int, chunk: int = 1024 * 1024) -> Iterable[bytes]:
