@@ -53,6 +53,12 @@ def format_table(report: dict[str, Any], configurations: tuple[str, ...]) -> str
             lines.append(f"{name}: not measured: {result['error']}")
         elif name == "donkeycar":
             lines.append(f"donkeycar: {result['implementation']}")
+        if result.get("faults"):
+            faults = result["faults"]
+            lines.append(
+                f"{name}: the car latched {len(faults)} safety fault(s), re-armed each time "
+                f"(first: {faults[0]})"
+            )
     machine = report.get("machine", {})
     lines.append(
         f"machine: {machine.get('cpu')}, {machine.get('cores')} cores, "

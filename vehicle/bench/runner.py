@@ -120,8 +120,8 @@ def run_configuration(name: str, bundle: Path, options: BenchOptions) -> dict[st
     result.update(summarize(paced, fast, target_hz=options.rate_hz))
     result["latency_over_floor"] = over(result["latency_ms"], floor["p50"])
     result["latency_over_paced_floor"] = over(result["latency_ms"], paced_floor["p50"])
-    faults = [loop.fault for loop in loops if getattr(loop, "fault", None)]
-    if faults:  # a latched safety fault stops the pulses: the figures need this context
+    faults = [fault for loop in loops for fault in getattr(loop, "faults", ())]
+    if faults:  # each latched safety fault was re-armed: the figures need this context
         result["faults"] = faults
     viewers_seen = [loop.viewers.frames for loop in loops if getattr(loop, "viewers", None)]
     if viewers_seen:
