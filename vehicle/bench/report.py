@@ -42,8 +42,25 @@ def _heading(name: str, result: dict[str, Any]) -> str:
     return name
 
 
+INTERLEAVED = "service_cost"  # not a loop of its own: a line of differences, not a column
+
+
+def _interleaved_line(result: dict[str, Any]) -> str:
+    medians = result["medians_ms"]
+    parts = [
+        f"{name} p50 {figures['p50']:.3g} / p99 {figures['p99']:.3g} ms"
+        for name, figures in medians.items()
+    ]
+    return (
+        f"{INTERLEAVED} ({result['rounds']} interleaved rounds of {result['window_s']:g} s): "
+        + "; ".join(parts)
+    )
+
+
 def format_table(report: dict[str, Any], configurations: tuple[str, ...]) -> str:
-    columns = [(name, report[name]) for name in configurations if name in report]
+    columns = [
+        (name, report[name]) for name in configurations if name in report and name != INTERLEAVED
+    ]
     header = ["", *(_heading(name, result) for name, result in columns)]
     rows = [header] + [[label, *(_cell(r, path) for _, r in columns)] for label, path in ROWS]
     widths = [max(len(row[i]) for row in rows) for i in range(len(header))]
@@ -59,6 +76,12 @@ def format_table(report: dict[str, Any], configurations: tuple[str, ...]) -> str
                 f"{name}: the car latched {len(faults)} safety fault(s), re-armed each time "
                 f"(first: {faults[0]})"
             )
+    interleaved = report.get(INTERLEAVED)
+    if interleaved is not None:
+        if "error" in interleaved:
+            lines.append(f"{INTERLEAVED}: not measured: {interleaved['error']}")
+        else:
+            lines.append(_interleaved_line(interleaved))
     machine = report.get("machine", {})
     lines.append(
         f"machine: {machine.get('cpu')}, {machine.get('cores')} cores, "

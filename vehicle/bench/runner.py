@@ -29,8 +29,9 @@ from vehicle.model import ModelError, load_bundle
 from vehicle.model.synthetic import parameter_count
 
 # ours_alone: the drive process with nothing attached (the one-process figure);
-# ours: with the service process attached, as the car runs; ours_viewers: and viewers.
-CONFIGURATIONS = ("ours_alone", "ours", "ours_viewers", "donkeycar")
+# ours: with the service process attached, as the car runs; ours_viewers: and viewers;
+# service_cost: the three, in interleaved short windows, for their differences.
+CONFIGURATIONS = ("ours_alone", "ours", "ours_viewers", "donkeycar", "service_cost")
 FAST_CAMERA_FACTOR = 3.0  # the "faster than the loop" camera runs at this many x 1/floor
 MAX_CAMERA_HZ = 20_000.0
 UNPACED_HZ = 1_000_000.0  # DonkeyCar's rate_hz for "no sleep at all"
@@ -74,6 +75,17 @@ def run_configuration(name: str, bundle: Path, options: BenchOptions) -> dict[st
     """Floor, then a paced window and a flat-out window of one configuration's loop."""
     from vehicle.bench.donkey import DonkeyLoop, donkeycar_vehicle
     from vehicle.bench.ours import OursLoop
+
+    if name == "service_cost":
+        from vehicle.bench.service_cost import measure_service_cost
+
+        return measure_service_cost(
+            bundle,
+            rate_hz=options.rate_hz,
+            duration_s=options.duration_s,
+            warmup_s=options.warmup_s,
+            viewers=options.viewers,
+        )
 
     image = camera_image()
     model = load_bundle(bundle)
