@@ -71,6 +71,9 @@ def test_short_run_writes_designs_json_and_a_table(
     table = capsys.readouterr().out
     assert "ours+1 viewers" in table and "latency p99 ms" in table and str(out) in table
     assert "service_cost (3 interleaved rounds" in table
+    opening = report["model_open"]
+    assert opening["open_ms"] > 0 and opening["worst_interval_while_opening_ms"] > 0
+    assert "model_open: opening the model took" in table
 
 
 @pytest.mark.parametrize(
@@ -114,6 +117,7 @@ def test_no_viewers_skips_the_viewers_configuration() -> None:
         "ours",
         "donkeycar",
         "service_cost",
+        "model_open",
     )
     assert BenchOptions(viewers=2).configurations() == (
         "ours_alone",
@@ -121,4 +125,5 @@ def test_no_viewers_skips_the_viewers_configuration() -> None:
         "ours_viewers",
         "donkeycar",
         "service_cost",
+        "model_open",
     )

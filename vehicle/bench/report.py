@@ -43,6 +43,7 @@ def _heading(name: str, result: dict[str, Any]) -> str:
 
 
 INTERLEAVED = "service_cost"  # not a loop of its own: a line of differences, not a column
+MODEL_OPEN = "model_open"  # likewise: one line
 
 
 def _interleaved_line(result: dict[str, Any]) -> str:
@@ -59,7 +60,9 @@ def _interleaved_line(result: dict[str, Any]) -> str:
 
 def format_table(report: dict[str, Any], configurations: tuple[str, ...]) -> str:
     columns = [
-        (name, report[name]) for name in configurations if name in report and name != INTERLEAVED
+        (name, report[name])
+        for name in configurations
+        if name in report and name not in (INTERLEAVED, MODEL_OPEN)
     ]
     header = ["", *(_heading(name, result) for name, result in columns)]
     rows = [header] + [[label, *(_cell(r, path) for _, r in columns)] for label, path in ROWS]
@@ -82,6 +85,16 @@ def format_table(report: dict[str, Any], configurations: tuple[str, ...]) -> str
             lines.append(f"{INTERLEAVED}: not measured: {interleaved['error']}")
         else:
             lines.append(_interleaved_line(interleaved))
+    opening = report.get(MODEL_OPEN)
+    if opening is not None:
+        lines.append(
+            f"{MODEL_OPEN}: not measured: {opening['error']}"
+            if "error" in opening
+            else f"{MODEL_OPEN}: opening the model took {opening['open_ms']:g} ms while driving; "
+            f"worst pulse interval {opening['worst_interval_while_opening_ms']:g} ms "
+            f"(quiet: {opening['worst_interval_quiet_ms']:g} ms), a stall of "
+            f"{opening['stall_periods']:g} periods"
+        )
     machine = report.get("machine", {})
     lines.append(
         f"machine: {machine.get('cpu')}, {machine.get('cores')} cores, "

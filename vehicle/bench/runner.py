@@ -30,8 +30,9 @@ from vehicle.model.synthetic import parameter_count
 
 # ours_alone: the drive process with nothing attached (the one-process figure);
 # ours: with the service process attached, as the car runs; ours_viewers: and viewers;
-# service_cost: the three, in interleaved short windows, for their differences.
-CONFIGURATIONS = ("ours_alone", "ours", "ours_viewers", "donkeycar", "service_cost")
+# service_cost: the three, in interleaved short windows, for their differences;
+# model_open: how long opening a model stalls the loop while driving.
+CONFIGURATIONS = ("ours_alone", "ours", "ours_viewers", "donkeycar", "service_cost", "model_open")
 FAST_CAMERA_FACTOR = 3.0  # the "faster than the loop" camera runs at this many x 1/floor
 MAX_CAMERA_HZ = 20_000.0
 UNPACED_HZ = 1_000_000.0  # DonkeyCar's rate_hz for "no sleep at all"
@@ -76,6 +77,10 @@ def run_configuration(name: str, bundle: Path, options: BenchOptions) -> dict[st
     from vehicle.bench.donkey import DonkeyLoop, donkeycar_vehicle
     from vehicle.bench.ours import OursLoop
 
+    if name == "model_open":
+        from vehicle.bench.model_open import measure_model_open
+
+        return measure_model_open(bundle, rate_hz=options.rate_hz, warmup_s=options.warmup_s)
     if name == "service_cost":
         from vehicle.bench.service_cost import measure_service_cost
 
