@@ -3,8 +3,9 @@
 The car drives autonomously at the bench's rate; partway through, a second session of the
 same (DeepRacer-sized) model is opened in another thread of the drive process, as a switch
 while driving would do. The figure is the worst interval between pulses during the open,
-against the worst interval while nothing opens. ``vehicle.core.car.LOAD_WHILE_DRIVING`` is
-decided by it: a stall longer than one period means models switch only while stopped.
+against the worst interval while nothing opens. The car switches models while driving
+(``DriveCore.load_model``) because this stays well under one period; were it longer, a
+switch would have to wait until the car is stopped, as on DeepRacer's car.
 """
 
 from __future__ import annotations
