@@ -15,6 +15,7 @@ from typing import Any, get_args, get_type_hints
 
 PWM_PERIOD_NS = 20_000_000  # 50 Hz, as every hobby servo and ESC expects
 PWM_BACKENDS = ("mock", "sysfs", "rpi-gpio", "pca9685", "sim")
+BATTERY_SOURCES = ("auto", "none", "power_supply", "i2c", "sim")
 
 
 class ConfigError(ValueError):
@@ -53,6 +54,35 @@ class PwmSettings:
     i2c_bus: int = 1
     i2c_address: int = 0x40
     mock_state_file: Path | None = None  # the mock's "hardware": outlives the process, like PWM
+    # DeepRacer's tail light: red, green and blue on outputs 2, 3 and 4 of the same chip.
+    led_red_channel: int = 2
+    led_green_channel: int = 3
+    led_blue_channel: int = 4
+
+    @property
+    def led_channels(self) -> tuple[int, int, int]:
+        return (self.led_red_channel, self.led_green_channel, self.led_blue_channel)
+
+
+@dataclass(frozen=True)
+class BatterySettings:
+    """Where the battery level comes from, read by the drive process (it has the devices).
+
+    ``auto``: a Linux power_supply of type Battery; else DeepRacer's fuel gauge when its I2C
+    adapter is present; else none (the console then shows "not connected", as DeepRacer
+    does). The simulator simulates one. ``i2c_bus`` unset: the adapter on DeepRacer's PCI
+    device, else bus 7 (DeepRacer's numbering).
+    """
+
+    source: str = "auto"
+    power_supply_root: Path = Path("/sys/class/power_supply")
+    power_supply_name: str = ""  # "": the first supply of type Battery
+    i2c_dev_root: Path = Path("/sys/class/i2c-dev")
+    i2c_bus: int | None = None
+    i2c_address: int = 0x3F  # DeepRacer's gauge, level byte in register 3
+    i2c_register: int = 0x03
+    poll_interval_s: float = 5.0
+    sim_minutes_at_full_throttle: float = 30.0  # a simulated pack empties in this much driving
 
 
 @dataclass(frozen=True)
@@ -151,12 +181,32 @@ class ConsoleSettings:
 
 
 @dataclass(frozen=True)
+class ModelSettings:
+    """Limits on what a model upload may cost, and where prepared models are cached.
+
+    Preparation (validation and conversion) runs in a worker process with these limits, so
+    a hostile or broken model costs at most this much time and memory, and never the drive.
+    """
+
+    max_archive_bytes: int = 512 * 1024 * 1024  # an upload or a model file as received
+    max_extracted_bytes: int = 512 * 1024 * 1024  # what an archive may expand to
+    max_archive_members: int = 1000
+    max_model_bytes: int = 256 * 1024 * 1024  # one network file (a DEEP graph is ~110 MB)
+    max_graph_nodes: int = 20_000  # rl_coach's frozen graphs have 50 to 300
+    prepare_timeout_s: float = 120.0  # wall time of one preparation (the worker is killed)
+    prepare_memory_mb: int = 3072  # the worker's address space (RLIMIT_AS; 110 MB graph: 1.5 GB)
+    cache_entries: int = 8  # prepared models kept for the CLI and re-uploads
+
+
+@dataclass(frozen=True)
 class Settings:
     data_dir: Path = field(default_factory=default_data_dir)
     pwm: PwmSettings = field(default_factory=PwmSettings)
     loop: LoopSettings = field(default_factory=LoopSettings)
     console: ConsoleSettings = field(default_factory=ConsoleSettings)
     link: LinkSettings = field(default_factory=LinkSettings)
+    battery: BatterySettings = field(default_factory=BatterySettings)
+    model: ModelSettings = field(default_factory=ModelSettings)
 
     @property
     def models_dir(self) -> Path:
@@ -188,7 +238,8 @@ class Settings:
 
     @property
     def prepared_models_dir(self) -> Path:
-        """Models named on the command line, checked and unpacked, keyed by checksum."""
+        """Models named on the command line, prepared (vehicle.model.prepare), keyed by the
+        checksum of the original."""
         return self.data_dir / "prepared"
 
     @property
@@ -250,4 +301,6 @@ def load_settings(config_file: Path | None = None, data_dir: Path | None = None)
         settings = replace(settings, data_dir=Path(data_dir))
     if settings.pwm.backend not in PWM_BACKENDS:
         raise ConfigError(f"pwm.backend must be one of {', '.join(PWM_BACKENDS)}")
+    if settings.battery.source not in BATTERY_SOURCES:
+        raise ConfigError(f"battery.source must be one of {', '.join(BATTERY_SOURCES)}")
     return settings

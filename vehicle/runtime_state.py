@@ -1,4 +1,5 @@
-"""Operator settings that survive a restart: throttle limit, drive mode, active model."""
+"""Operator settings that survive a restart: throttle limit, drive mode, active model, and
+the tail light's colour."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 from vehicle.atomic import atomic_write_json
+from vehicle.core.taillight import Colour, check_colour
 
 log = logging.getLogger(__name__)
 
@@ -34,10 +36,15 @@ class RuntimeState:
     throttle_limit: float = 0.5
     mode: str = "manual"
     active_model: str | None = None
+    led: Colour | None = None  # None: never set, the light is left as it is
 
     def __post_init__(self) -> None:
         check_throttle_limit(self.throttle_limit)
         check_mode(self.mode)
+        if self.led is not None:
+            if not isinstance(self.led, list | tuple) or len(self.led) != 3:
+                raise ValueError(f"led must be [red, green, blue], got {self.led!r}")
+            object.__setattr__(self, "led", check_colour(*self.led))  # JSON gives a list
 
     def with_(self, **changes: object) -> RuntimeState:
         return replace(self, **changes)

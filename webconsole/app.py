@@ -14,6 +14,7 @@ from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 from vehicle.config import ConsoleSettings
 from webconsole import auth, calibration, deepracer, drive, models, stream, system
 from webconsole.context import EXTENSION_KEY, ConsoleContext, console
+from webconsole.credentials import PasswordHash
 from webconsole.policy import MULTIPART_OVERHEAD
 from webconsole.ratelimit import LoginRateLimiter
 from webconsole.responses import fail
@@ -39,16 +40,17 @@ def create_app(
     service: VehicleService,
     console_settings: ConsoleSettings,
     secret: bytes,
-    password_hash: str | Callable[[], str],
+    password_hash: str | PasswordHash,
     *,
     secure_cookies: bool = True,
     clock: Callable[[], float] = time.monotonic,
     upload_dir: Path | None = None,
 ) -> Flask:
-    """The console for ``service``. ``password_hash`` is the hash, or a callable giving the
-    current one (credentials.password_source). ``secure_cookies`` is False only when served
-    over plain HTTP (localhost or ``--no-tls``), where a Secure cookie would never come back.
-    Uploads are spooled to ``upload_dir`` (default: the system's temporary directory)."""
+    """The console for ``service``. ``password_hash`` is the hash, or a PasswordHash that
+    follows the stored one (credentials.password_source). ``secure_cookies`` is False only
+    when served over plain HTTP (localhost or ``--no-tls``), where a Secure cookie would
+    never come back. Uploads are spooled to ``upload_dir`` (default: the system's temporary
+    directory)."""
     if len(secret) < 32:
         raise ValueError("the session secret must be at least 32 bytes")
     app = Flask(__name__)
@@ -65,7 +67,9 @@ def create_app(
     app.extensions[EXTENSION_KEY] = ConsoleContext(
         service=service,
         settings=console_settings,
-        password_hash=password_hash if callable(password_hash) else lambda: password_hash,
+        password_hash=password_hash
+        if isinstance(password_hash, PasswordHash)
+        else PasswordHash(password_hash),
         limiter=LoginRateLimiter(
             console_settings.login_attempts_per_minute,
             clock,

@@ -173,10 +173,15 @@ def login() -> Any:
 
 @bp.post("/logout")
 def logout() -> Any:
-    """Ends the login on the server: a copy of the cookie is worth nothing afterwards."""
+    end_session()
+    return ok() if _wants_json() else redirect(url_for("auth.login_page"), 303)
+
+
+def end_session() -> None:
+    """Ends the login on the server (a copy of the cookie is worth nothing afterwards)
+    and clears the session."""
     _end_login()
     session.clear()
-    return ok() if _wants_json() else redirect(url_for("auth.login_page"), 303)
 
 
 def _end_login() -> None:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -11,6 +10,7 @@ from typing import TYPE_CHECKING
 from flask import current_app
 
 from vehicle.config import ConsoleSettings
+from webconsole.credentials import PasswordHash
 from webconsole.ratelimit import LoginRateLimiter
 from webconsole.sessions import SessionRegistry
 
@@ -24,7 +24,7 @@ EXTENSION_KEY = "vehicle_console"
 class ConsoleContext:
     service: VehicleService
     settings: ConsoleSettings
-    password_hash: Callable[[], str]  # the current one: a new password ends every login
+    password_hash: PasswordHash  # call it for the current hash
     limiter: LoginRateLimiter
     sessions: SessionRegistry
     upload_dir: Path | None = None  # None: the system's temporary directory

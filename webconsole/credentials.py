@@ -10,7 +10,7 @@ import logging
 import os
 import secrets
 import sys
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from pathlib import Path
 
 from werkzeug.security import generate_password_hash
@@ -104,16 +104,20 @@ def load_or_create_secret(path: Path) -> bytes:
     return secret
 
 
-class PasswordFile:
-    """The stored hash, re-read whenever the file changes: after `vehicle password set` the
-    new password works at once and every login opened under the old one ends."""
+class PasswordHash:
+    """The hash logins are checked against, as it is now. With ``path`` it is re-read
+    whenever that file changes (`vehicle password set` while the console runs); the
+    console's own password route puts the new one in place with ``replace``. Sessions are
+    tied to the hash, so a new password ends every login at once."""
 
-    def __init__(self, path: Path, current: str) -> None:
-        self._path = Path(path)
+    def __init__(self, current: str, path: Path | None = None) -> None:
         self._hash = current
+        self._path = None if path is None else Path(path)
         self._stamp = self._stat()
 
     def _stat(self) -> tuple[int, int, int] | None:
+        if self._path is None:
+            return None
         try:
             st = self._path.stat()
         except OSError:
@@ -124,17 +128,19 @@ class PasswordFile:
         stamp = self._stat()
         if stamp is not None and stamp != self._stamp:
             try:
-                self._hash = read_password_hash(self._path)
+                self._hash = read_password_hash(self._path)  # type: ignore[arg-type]
             except CredentialError as exc:
                 log.error("keeping the previous console password: %s", exc)
             self._stamp = stamp
         return self._hash
 
+    def replace(self, new_hash: str) -> None:
+        self._hash = new_hash
+        self._stamp = self._stat()
 
-def password_source(path: Path, environ: Mapping[str, str] = os.environ) -> Callable[[], str]:
+
+def password_source(path: Path, environ: Mapping[str, str] = os.environ) -> PasswordHash:
     """What the console checks logins against: the run's fixed password from the
     environment, or the stored one (made on first start), followed as it changes."""
     current = resolve_password_hash(path, environ)
-    if environ.get(PASSWORD_ENV):
-        return lambda: current
-    return PasswordFile(path, current)
+    return PasswordHash(current, None if environ.get(PASSWORD_ENV) else path)

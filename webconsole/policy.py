@@ -2,7 +2,8 @@
 
 A view is private, CSRF-free on GET/HEAD and small-bodied unless marked otherwise:
 ``public`` (login and the page a stranger sees), ``changes_state`` (a GET that acts, as
-DeepRacer's ``set_calibration_mode``), ``body_limit(n)``, ``model_upload`` (its own lane,
+DeepRacer's ``set_calibration_mode``), ``ends_own_login`` (DeepRacer's ``GET /logout``),
+``body_limit(n)``, ``model_upload`` (its own lane,
 body read as it arrives, up to the upload limit) and ``camera_stream`` (the viewers' lane).
 """
 
@@ -25,6 +26,14 @@ def public(view: View) -> View:
 def changes_state(view: View) -> View:
     """Acts even on GET or HEAD, so it needs the CSRF token and a same-origin request."""
     view.changes_state = True  # type: ignore[attr-defined]
+    return view
+
+
+def ends_own_login(view: View) -> View:
+    """A GET that ends only the caller's own login (DeepRacer's ``GET /logout``): no CSRF
+    token is asked, as on the car. Another site cannot send it: the session cookie is
+    SameSite=Strict, so a cross-site request arrives without a login to end."""
+    view.ends_own_login = True  # type: ignore[attr-defined]
     return view
 
 
@@ -56,6 +65,10 @@ def is_public(view: Callable[..., Any] | None) -> bool:
 
 def acts_on_safe_methods(view: Callable[..., Any] | None) -> bool:
     return bool(getattr(view, "changes_state", False))
+
+
+def only_ends_own_login(view: Callable[..., Any] | None) -> bool:
+    return bool(getattr(view, "ends_own_login", False))
 
 
 def lane_of(view: Callable[..., Any] | None) -> Lane:

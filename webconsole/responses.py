@@ -39,11 +39,12 @@ def shown(value: Any) -> str:
     return text
 
 
-def json_body() -> dict[str, Any]:
-    """The body as a JSON object. Nesting deeper than the parser's recursion limit is a bad
-    request like any other malformed JSON, not a server error."""
+def json_body(*, force: bool = False) -> dict[str, Any]:
+    """The body as a JSON object (``force``: whatever the Content-Type says, as DeepRacer's
+    server reads it). Nesting deeper than the parser's recursion limit is a bad request like
+    any other malformed JSON, not a server error."""
     try:
-        body = request.get_json(silent=True)
+        body = request.get_json(force=force, silent=True)
     except RecursionError:
         raise InputError("the JSON body is nested too deeply") from None
     if not isinstance(body, dict):

@@ -97,4 +97,5 @@ def test_the_check_sees_heavy_modules_where_they_load(tmp_path: Path) -> None:
         ["model", "check", "--json", str(BUNDLED_MODEL)], tmp_path
     )
     assert result.returncode == 0, result.stderr[-2000:]
-    assert {"numpy", "onnxruntime", "onnx"} <= set(heavy_in(modules))
+    # (the ONNX checker runs in the preparation worker, a process of its own)
+    assert {"numpy", "onnxruntime"} <= set(heavy_in(modules))

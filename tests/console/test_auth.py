@@ -14,7 +14,7 @@ from webconsole.credentials import hash_password
 
 from .conftest import CSRF_META, PASSWORD, SECRET, FakeClock, log_in, make_app
 
-PUBLIC = {"auth.login", "auth.login_page", "drive.index", "static"}
+PUBLIC = {"auth.login", "auth.login_page", "drive.index", "deepracer.pages.home", "static"}
 API_PREFIXES = ("/api/", "/route", "/stream")
 
 
@@ -22,7 +22,8 @@ def every_route(app: Flask):
     for rule in app.url_map.iter_rules():
         if rule.endpoint in PUBLIC:
             continue
-        url = re.sub(r"<(?:\w+:)?(\w+)>", "x", rule.rule)
+        url = re.sub(r"<int:\w+>", "1", rule.rule)
+        url = re.sub(r"<(?:\w+:)?(\w+)>", "x", url)
         for method in sorted(rule.methods - {"HEAD", "OPTIONS"}):
             yield rule.endpoint, method, url
 

@@ -5,6 +5,7 @@ go to /tmp (desktop and phone size)."""
 
 from __future__ import annotations
 
+import base64
 import os
 import re
 import time
@@ -287,3 +288,115 @@ class TestWithTheBundledModel:
         shoot(page, "system-desktop")
         page.set_viewport_size(PHONE)
         shoot(page, "system-phone")
+
+
+# The community console's calls, made from a page of ours the way its code makes them: axios
+# with the page's CSRF meta token in a header on every POST/PUT, JSON bodies, relative URLs.
+# (It sends the token as X-CSRF-Token; the spelling lands with the login contract.)
+COMMUNITY_API = """
+() => {
+  const token = document.querySelector('meta[name="csrf-token"]').content;
+  const call = async (method, path, body) => {
+    const init = {method, headers: {"X-CSRFToken": token}, credentials: "same-origin"};
+    if (body instanceof FormData) init.body = body;
+    else if (body !== undefined) {
+      init.body = JSON.stringify(body);
+      init.headers["Content-Type"] = "application/json";
+    }
+    const response = await fetch("/api/" + path, init);
+    return {status: response.status, data: await response.json()};
+  };
+  window.dr = {
+    get: (path) => call("GET", path),
+    post: (path, body) => call("POST", path, body === undefined ? {} : body),
+    put: (path, body) => call("PUT", path, body === undefined ? {} : body),
+    upload: (name, b64) => {
+      const bytes = Uint8Array.from(atob(b64), (c) => c.charCodeAt(0));
+      const form = new FormData();
+      form.append("file", new Blob([bytes], {type: "application/gzip"}), name);
+      return call("PUT", "uploadModels", form);
+    },
+  };
+}
+"""
+
+
+def test_the_community_consoles_calls_work_from_a_page(
+    open_page, service: VehicleService, pwm: MockPwm
+) -> None:
+    page = open_page()
+    page.evaluate(COMMUNITY_API)
+
+    def api(method: str, path: str, *args) -> dict:
+        answer = page.evaluate(f"([a, b]) => window.dr.{method}(a, b)", [path, *args][:2])
+        assert answer["status"] == 200, (path, answer)
+        return answer["data"]
+
+    # Every page: battery, network, supported routes, health.
+    assert api("get", "get_battery_level") == {"success": True, "battery_level": -1}
+    assert api("get", "get_network_details")["success"]
+    supported = api("get", "supported_apis")["apis_supported"]
+    assert {"/api/emergency_stop", "/api/get_device_status", "/api/get_time"} <= set(supported)
+    assert api("get", "get_device_status")["success"]
+
+    # Home: sensors enable the camera toggles; the camera as the console embeds it.
+    assert api("get", "get_sensor_status")["camera_status"] == "connected"
+    assert api("get", "models")["sensor_status"]["camera_status"] == "connected"
+    assert api("post", "drive_mode", {"drive_mode": "auto"}) == {"success": True}
+    page.evaluate(
+        """() => {
+          const img = document.createElement("img");
+          img.id = "community-camera";
+          img.src = "route?topic=/camera_pkg/display_mjpeg&width=480&height=360"
+            + "&qos_profile=sensor_data";
+          document.body.appendChild(img);
+        }"""
+    )
+    eventually(
+        lambda: page.evaluate("document.getElementById('community-camera').naturalWidth") == 480,
+        "the camera scaled to 480x360 in the page",
+    )
+    assert page.evaluate("document.getElementById('community-camera').naturalHeight") == 360
+
+    # Models: upload under its file name, list, load, and the loading poll.
+    encoded = base64.b64encode(bundle_tar()).decode()
+    uploaded = page.evaluate(
+        "([n, b]) => window.dr.upload(n, b)", ["Community car.tar.gz", encoded]
+    )
+    assert uploaded["data"]["success"], uploaded
+    listed = api("get", "uploaded_model_list")
+    assert [m["name"] for m in listed] == ["Community car"]
+    assert api("get", "is_model_installed?filename=Community%20car")["success"]
+    assert api("post", "models/Community car/model") == {"success": True}
+    assert api("get", "isModelLoading")["isModelLoading"] == "loaded"
+    assert service.status()["model"] == "Community car"
+    assert api("post", "start_stop", {"start_stop": "start"})["success"]
+    assert api("post", "max_nav_throttle", {"throttle": 42})["success"]
+    assert service.status()["throttle_limit"] == pytest.approx(0.42)
+    assert api("post", "start_stop", {"start_stop": "stop"})["success"]
+
+    # Calibration, as the recalibrate-steering page runs it.
+    assert api("post", "start_stop", {"start_stop": "stop"})["success"]
+    assert api("get", "set_calibration_mode")["success"]
+    assert api("get", "get_calibration/angle")["mid"] == -5.0
+    assert api("put", "adjust_calibrating_wheels/angle", {"pwm": -20})["success"]
+    eventually(lambda: pwm.current["steering"] == 1_300_000, "the steering preview")
+    body = {"mid": -4, "min": -30, "max": 20, "polarity": 1}
+    assert api("post", "set_calibration/angle", body)["success"]
+    assert service.calibration().steering.mid_ns == 1_460_000
+    assert api("post", "start_stop", {"start_stop": "stop"})["success"]
+
+    # Settings: about, tail light, SSH (not managed here), clock, updates.
+    assert api("get", "get_device_info")["ros_distro"] == "--"
+    assert api("post", "set_led_color", {"red": 255, "green": 0, "blue": 255})["success"]
+    assert api("get", "get_led_color") == {"success": True, "red": 255, "green": 0, "blue": 255}
+    assert pwm.led == (255 * 39_215, 0, 255 * 39_215)
+    ssh = api("get", "isSshEnabled")
+    assert ssh["success"] is False and ssh["reason"]
+    assert api("get", "get_time")["success"]
+    assert api("get", "is_software_update_available")["success"] is False
+
+    # Logs.
+    logs = api("get", "logs/SYS/200")
+    assert logs["success"] and isinstance(logs["data"], str)
+    shoot(page, "community-calls-desktop")

@@ -44,11 +44,17 @@ def test_the_loaded_bundled_model_is_listed_and_marked(bundled_api: Api, shipped
         "name": "default",
         "bundled": True,
         "active": True,
+        "state": "ready",
+        "format": "onnx",  # the shipped bundle runs as it is: no prepared stamp, no checksum
+        "engine": "onnxruntime",
+        "sha256": None,
         "action_space_type": "discrete",
         "action_count": 15,
         "size_bytes": sum(len(data) for data in snapshot(shipped).values()),
         "mtime": shipped.stat().st_mtime,
         "error": None,
+        "training_algorithm": None,
+        "sensors": ["observation"],
     }
 
 
@@ -75,7 +81,8 @@ def test_deleting_the_bundled_model_is_refused_and_changes_nothing(
     )
     # DeepRacer's route refuses the whole request: "other" is not deleted either.
     refused = bundled_api("POST", "/api/deleteModels", json={"filenames": ["other", "default"]})
-    assert refused.status_code == 400 and "bundled" in refused.json["reason"]
+    assert refused.status_code == 200 and refused.json["success"] is False
+    assert "bundled" in refused.json["message"]
     assert snapshot(shipped) == before
     assert names(bundled_api) == [("default", True, True), ("other", False, False)]
     assert bundled_api("POST", "/api/deleteModels", json={"filenames": ["other"]}).json["success"]

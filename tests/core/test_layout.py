@@ -25,6 +25,8 @@ FORBIDDEN = (
     "vehicle.service",
     "tensorflow",
     "tf2onnx",
+    "openvino.tools",  # OpenVINO's model converter (the runtime itself is allowed)
+    "openvino_telemetry",
 )
 
 

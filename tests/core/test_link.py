@@ -20,6 +20,7 @@ from vehicle.core.ipc import (
     Ping,
     PreviewPulse,
     SetCalibration,
+    SetLed,
     SetMode,
     Start,
     Stop,
@@ -29,6 +30,7 @@ from vehicle.core.link import DriveLink
 from vehicle.core.model import open_model
 from vehicle.core.pwm.mock import MockPwm
 from vehicle.core.shm import FrameReader, StepReader
+from vehicle.core.taillight import NS_PER_LEVEL
 
 from ..drive.conftest import make_bundle
 
@@ -111,6 +113,35 @@ def test_a_calibration_is_refused_while_driving(setup) -> None:
     answer = service.ask(SetCalibration(to_native(changed)))
     assert not answer["ok"] and "stop driving" in answer["error"]
     assert car.calibration == CAL
+
+
+def test_the_tail_light_is_the_drives_to_set(setup) -> None:
+    """The service asks; the drive checks the colour and writes outputs 2-4 itself."""
+    car, _, service, pwm = setup
+    answer = service.ask(SetLed(255, 0, 1))
+    assert answer["ok"] and answer["status"]["led"] == {"available": True, "colour": [255, 0, 1]}
+    assert pwm.led == (255 * NS_PER_LEVEL, 0, NS_PER_LEVEL)
+    for bad in (SetLed(256, 0, 0), SetLed(0, -1, 0)):
+        answer = service.ask(bad)
+        assert not answer["ok"] and "0..255" in answer["error"]
+    service.channel.send({"op": "set_led", "id": 77, "red": "1", "green": 0, "blue": 0}, block=True)
+    message, _ = service.channel.recv(2.0)
+    while message.get("re") != 77:
+        message, _ = service.channel.recv(2.0)
+    assert not message["ok"] and "red must be int" in message["error"]
+    assert pwm.led == (255 * NS_PER_LEVEL, 0, NS_PER_LEVEL) and car.tail_light.colour == (255, 0, 1)
+    assert pwm.current == NEUTRAL  # the light never moves the car
+
+
+def test_the_saved_colour_is_shown_when_the_drive_starts(tmp_path: Path) -> None:
+    pwm = MockPwm()
+    car = DriveCore(
+        Settings(data_dir=tmp_path / "data"), pwm, watchdog=False, led_colour=(0, 10, 0)
+    )
+    assert pwm.led is None  # nothing written before the car starts
+    car.start_background()
+    assert pwm.led == (0, 10 * NS_PER_LEVEL, 0) and car.status()["led"]["colour"] == [0, 10, 0]
+    car.close()
 
 
 def test_a_malformed_request_is_refused_and_the_link_goes_on(setup) -> None:

@@ -144,17 +144,27 @@ def test_close_writes_neutral_after_driving(car) -> None:
 @pytest.mark.parametrize(
     "filename, name",
     [
-        ("My model v2.tar.gz", "My-model-v2"),
+        ("My model v2 (1).tar.gz", "My model v2 (1)"),
         ("../../etc/passwd", "passwd"),
         ("C:\\Users\\racer\\fast.tgz", "fast"),
-        ("...", "model"),
         ("policy.onnx", "policy"),
     ],
 )
-def test_upload_names_become_safe_store_names(filename: str, name: str) -> None:
+def test_upload_names_are_kept_as_the_file_names_last_component(filename: str, name: str) -> None:
     from vehicle.service.facade import model_name_for
 
     assert model_name_for(filename) == name
+
+
+@pytest.mark.parametrize(
+    "filename", ["...", ".tar.gz", "naïve.tar.gz", "a;rm -rf.tar.gz", "x\n.tgz"]
+)
+def test_upload_names_that_cannot_name_a_folder_are_refused(filename: str) -> None:
+    from vehicle.core.metadata import ModelError
+    from vehicle.service.facade import model_name_for
+
+    with pytest.raises(ModelError, match="cannot name a model"):
+        model_name_for(filename)
 
 
 def test_commands_in_the_wrong_state_are_refused_with_a_reason(car) -> None:

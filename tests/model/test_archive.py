@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from vehicle.core.metadata import ModelError
-from vehicle.model.archive import extract_archive, find_bundle_root
+from vehicle.model.archive import extract_archive
 
 
 def add_bytes(tar: tarfile.TarFile, name: str, data: bytes) -> None:
@@ -42,8 +42,7 @@ def test_deepracer_style_archive_with_a_subfolder(tmp_path, bundle, tar_bundle):
     parent.mkdir()
     root = extract_archive(archive, parent)
     assert root.parent == parent.resolve()
-    found = find_bundle_root(root)
-    assert found == root / "my-model"
+    found = root / "my-model"
     assert (found / "model.onnx").read_bytes() == (bundle / "model.onnx").read_bytes()
 
 
@@ -157,29 +156,3 @@ def test_truncated_archive(tmp_path, bundle, tar_bundle):
     with pytest.raises(ModelError, match="not a readable"):
         extract_archive(archive, parent)
     assert _leftovers(parent) == []
-
-
-def test_find_bundle_root_cases(tmp_path, bundle):
-    assert find_bundle_root(bundle) == bundle
-    empty = tmp_path / "empty"
-    empty.mkdir()
-    with pytest.raises(ModelError) as info:
-        find_bundle_root(empty)
-    # Uploads: the extracted copy is a server path, which the message must not show.
-    assert str(info.value).startswith("the folder is empty; no folder holds both")
-    with pytest.raises(ModelError) as info:
-        find_bundle_root(empty, shown_as="upload.tar.gz")
-    assert str(info.value).startswith("upload.tar.gz: the folder is empty; no folder holds")
-    tf = tmp_path / "tf"
-    (tf / "agent").mkdir(parents=True)
-    (tf / "agent" / "model.pb").write_bytes(b"graph")
-    (tf / "model_metadata.json").write_text("{}")
-    with pytest.raises(ModelError, match="vehicle model import"):
-        find_bundle_root(tf)
-    two = tmp_path / "two"
-    for sub in ("a", "b"):
-        (two / sub).mkdir(parents=True)
-        for f in bundle.iterdir():
-            (two / sub / f.name).write_bytes(f.read_bytes())
-    with pytest.raises(ModelError, match="more than one model bundle"):
-        find_bundle_root(two)

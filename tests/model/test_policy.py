@@ -1,4 +1,4 @@
-"""The ONNX policy: every layout DeepRacer models come in opens; every bad model is refused."""
+"""The onnxruntime engine: every layout DeepRacer models come in opens; bad models refused."""
 
 from __future__ import annotations
 
@@ -11,10 +11,17 @@ import pytest
 from onnx import TensorProto, helper, numpy_helper
 
 from vehicle.core.metadata import ModelError
-from vehicle.core.policy import Policy, session_options
+from vehicle.core.onnxruntime_policy import OnnxRuntimePolicy as Policy
+from vehicle.core.onnxruntime_policy import session_options
 from vehicle.core.preprocess import LAYOUT_SHAPES, Preprocessor
 from vehicle.model.synthetic import build_policy
-from vehicle.model.validate import open_checked
+from vehicle.model.validate import check_onnx
+
+
+def open_checked(path: Path, n_outputs: int) -> Policy:
+    """What preparing an ONNX bundle does: the checker, then the engine the car runs."""
+    check_onnx(path)
+    return Policy(path, n_outputs)
 
 
 def _save(tmp_path: Path, model: onnx.ModelProto | bytes, name: str = "model.onnx") -> Path:
@@ -157,6 +164,20 @@ def test_session_settings_are_deliberate():
     assert session_options(2).intra_op_num_threads == 2
     with pytest.raises(ValueError, match="1 or 2"):
         session_options(4)
+
+
+def test_a_named_output_is_the_policy(tmp_path):
+    model = build_policy(5)
+    model.graph.output.insert(0, helper.make_tensor_value_info("relu0", TensorProto.FLOAT, None))
+    path = _save(tmp_path, model)
+    with pytest.raises(ModelError, match="outputs but the metadata describes 5"):
+        Policy(path, 5)  # the first output is not the policy: refused, not driven
+    policy = Policy(path, 5, output_name="policy")
+    assert policy.output_name == "policy" and policy.run(Preprocessor("NHWC")(_frame())).shape == (
+        5,
+    )
+    with pytest.raises(ModelError, match="has no output 'nope'"):
+        Policy(path, 5, output_name="nope")
 
 
 def test_input_shape_is_the_preprocessor_shape():

@@ -168,6 +168,7 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
             throttle_limit=state.throttle_limit if limit is None else limit,
             mode=MODES[args.mode] if args.mode else state.mode,
             heartbeat=notifier.watchdog_ping,
+            led_colour=state.led,
         )
     except BaseException:
         backend.close()

@@ -90,13 +90,15 @@ def open_start_model(model: Path | None, state: RuntimeState, settings: Settings
     from vehicle.core.model import open_model
 
     if model is not None:
-        from vehicle.service.prepare import prepare_in_worker
+        from vehicle.model.worker import prepare_in_worker
 
         model = Path(model)
         if model.resolve().is_relative_to(BUNDLED_MODELS) and model.is_dir():
             return open_model(model, model.resolve().name)  # shipped with the package
-        root = prepare_in_worker(model, settings.prepared_models_dir)
-        return open_model(root, _model_name(model))
+        prepared = prepare_in_worker(
+            model, settings.prepared_models_dir, limits=settings.model, shown_as=str(model)
+        )
+        return open_model(prepared.directory, _model_name(model))
     if state.active_model:
         try:
             return open_model(settings.models_dir / state.active_model, state.active_model)

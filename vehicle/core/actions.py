@@ -106,6 +106,10 @@ class ActionTable(ABC):
     def rows(self) -> list[dict[str, Any]]:
         """The table for people and tools (``vehicle model check --json``, the HIL rig)."""
 
+    @abstractmethod
+    def explain(self, outputs: np.ndarray) -> dict[str, Any]:
+        """The row of the action ``outputs`` choose (``vehicle model predict``)."""
+
 
 class DiscreteActionTable(ActionTable):
     def __init__(
@@ -127,6 +131,9 @@ class DiscreteActionTable(ActionTable):
 
     def decide(self, outputs: np.ndarray) -> Action:
         return self.actions[int(self._checked(outputs, len(self.actions)).argmax())]
+
+    def explain(self, outputs: np.ndarray) -> dict[str, Any]:
+        return self.rows()[self.decide(outputs).index]  # type: ignore[index]
 
     def rows(self) -> list[dict[str, Any]]:
         return [
@@ -161,6 +168,10 @@ class ContinuousActionTable(ActionTable):
         steer_out, speed_out = self._checked(outputs, 2)
         _, _, steer, throttle = self._map(float(steer_out), float(speed_out))
         return Action(None, steer, throttle)
+
+    def explain(self, outputs: np.ndarray) -> dict[str, Any]:
+        steer_out, speed_out = self._checked(outputs, 2)
+        return _row(None, *self._map(float(steer_out), float(speed_out)), self.calibration)
 
     def rows(self) -> list[dict[str, Any]]:
         """The ends and middle of the ranges (outputs -1, 0, +1 on both)."""

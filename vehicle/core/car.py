@@ -25,23 +25,18 @@ from calibration.model import Calibration, Channel
 from calibration.store import CalibrationStore
 from vehicle.config import Settings
 from vehicle.core.actions import ActionTable
+from vehicle.core.battery import BatteryError, BatteryMonitor, NoBattery, open_battery
 from vehicle.core.camera import Frame, FrameSource, LatestFrameSlot
 from vehicle.core.drive import ActivePolicy, DriveLoop, StepResult
 from vehicle.core.metadata import ModelError
 from vehicle.core.model import LoadedModel, open_model
 from vehicle.core.safety import GOVERNOR_STATES, GovernorLimits, SafetyGovernor
 from vehicle.core.shm import FrameRing, StepRing
+from vehicle.core.taillight import Colour, TailLight
 from vehicle.core.telemetry import Telemetry
 from vehicle.runtime_state import check_mode, check_throttle_limit
 
 log = logging.getLogger(__name__)
-
-# Opening a DeepRacer-sized session holds the interpreter for a few hundred milliseconds
-# (measured: 260-370 ms for the 23 MB shallow network, stalling a 30 Hz loop by up to
-# 190 ms). That is more than a loop period, so, as on DeepRacer's own car, a model is
-# switched only while the car is stopped.
-LOAD_WHILE_DRIVING = False
-
 
 class DriveCore:
     def __init__(
@@ -58,6 +53,7 @@ class DriveCore:
         watchdog: bool = True,
         heartbeat: Callable[[], None] | None = None,
         shared_memory: bool = True,
+        led_colour: Colour | None = None,
     ) -> None:
         self.settings = settings
         self.clock = clock
@@ -94,8 +90,25 @@ class DriveCore:
         self._stop = threading.Event()
         self._threads: list[threading.Thread] = []
         self._closed = False
+        self.tail_light = TailLight(backend)
+        self._led_at_start = led_colour
+        self.battery = self._open_battery(backend)
         if model is not None:
             self._activate(model)
+
+    def _open_battery(self, backend: Any) -> BatteryMonitor:
+        """The configured battery source; a misconfigured one reads "not connected"."""
+        battery = self.settings.battery
+        try:
+            reader = open_battery(
+                battery,
+                simulated=getattr(backend, "name", "") == "sim",
+                throttle=lambda: self.governor.status().throttle_norm,
+            )
+        except BatteryError as exc:
+            log.error("no battery reading: %s", exc)
+            reader = NoBattery()
+        return BatteryMonitor(reader, battery.poll_interval_s)
 
     # -- lifecycle ---------------------------------------------------------------------
 
@@ -105,6 +118,8 @@ class DriveCore:
             self.source.start(self.slot)
         if self._watchdog:
             self.governor.start_watchdog(self.settings.loop.watchdog_interval_s)
+        self.battery.start()
+        self.tail_light.restore(self._led_at_start)
 
     def run(
         self,
@@ -138,6 +153,7 @@ class DriveCore:
             thread.join(timeout=2.0)
         if self.source is not None:
             self.source.stop()
+        self.battery.stop()
         self.governor.close()
         for ring in (self.frames, self.steps):
             if ring is not None:
@@ -184,6 +200,12 @@ class DriveCore:
             state = self.governor.status().state.value
             raise ValueError(f"manual commands need the car started in manual mode (now {state})")
 
+    # -- devices -----------------------------------------------------------------------
+
+    def set_led(self, red: int, green: int, blue: int) -> None:
+        """The tail light's colour, 0..255 a channel; refused where there is no light."""
+        self.tail_light.set(red, green, blue)
+
     # -- calibration -------------------------------------------------------------------
 
     @property
@@ -210,12 +232,12 @@ class DriveCore:
     # -- models ------------------------------------------------------------------------
 
     def load_model(self, path: Path, name: str, *, wait: bool = False) -> None:
-        """Open a bundle the service has checked, in the background; the current model
-        drives until the new one is ready. Refused while driving (see LOAD_WHILE_DRIVING)."""
-        if not LOAD_WHILE_DRIVING and self.governor.status().state.armed:
-            raise ValueError(
-                "stop the car before loading a model: opening one pauses the drive loop"
-            )
+        """Open a bundle the service has checked, in a loader thread; the current model
+        drives until the new one is ready, then the swap is one reference write between two
+        steps. Opening runs beside the loop, not in it: measured (``vehicle bench``,
+        model_open) at 0.1-0.2 s for a 23 MB DeepRacer network, ONNX or OpenVINO, first
+        OpenVINO import included, with the loop's worst interval within half a period of
+        its quiet worst; so, unlike DeepRacer's car, this one switches while driving."""
         with self._model_lock:
             if self.model_loading:
                 raise ValueError("a model is already loading; try again when it is done")
@@ -324,7 +346,21 @@ class DriveCore:
             "model_loading": self.model_loading,
             "model_error": self.model_error,
             "frame_seq": frame.seq if frame else 0,
+            "frame_age_s": self.slot.clock() - frame.t_capture if frame else None,
+            "frame_size": _size(frame.image) if frame else None,
             "source_error": self.source.error if self.source else None,
             "pulses": {"steering": gov.steering_ns, "throttle": gov.throttle_ns},
             "stale": gov.stale,
+            "battery_level": self.battery.level,
+            "battery_source": self.battery.reader.name,
+            "led": {
+                "available": self.tail_light.available,
+                "colour": list(self.tail_light.colour) if self.tail_light.colour else None,
+            },
         }
+
+
+def _size(image: Any) -> list[int] | None:
+    """[width, height] of a picture; None for anything a bad source put in the slot."""
+    shape = getattr(image, "shape", ())
+    return [int(shape[1]), int(shape[0])] if len(shape) in (2, 3) else None

@@ -125,6 +125,16 @@ class LoadModel(Request):
 
 
 @dataclass(frozen=True)
+class SetLed(Request):
+    """The tail light's colour, 0..255 a channel (the drive checks the range)."""
+
+    op: ClassVar[str] = "set_led"
+    red: int
+    green: int
+    blue: int
+
+
+@dataclass(frozen=True)
 class WantFrames(Request):
     """Viewers are watching: publish camera frames for the next ``seconds``."""
 
@@ -146,6 +156,7 @@ REQUESTS: dict[str, type[Request]] = {
         CalibrationMode,
         PreviewPulse,
         LoadModel,
+        SetLed,
         WantFrames,
     )
 }

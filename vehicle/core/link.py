@@ -33,6 +33,7 @@ from vehicle.core.ipc import (
     PreviewPulse,
     Request,
     SetCalibration,
+    SetLed,
     SetMode,
     SetThrottleLimit,
     Start,
@@ -202,6 +203,8 @@ class DriveLink:
                 car.load_model(self._model_path(path), name)
             case WantFrames(seconds=seconds):
                 car.want_frames(seconds)
+            case SetLed(red=red, green=green, blue=blue):
+                car.set_led(red, green, blue)
             case _:
                 raise ValueError(f"unsupported request {request.op}")
 

@@ -1,4 +1,4 @@
-"""Safe extraction of uploaded model archives (``.tar.gz``), and finding the bundle inside.
+"""Safe extraction of uploaded model archives (``.tar.gz``).
 
 An upload comes from the network, so the archive is hostile until proven otherwise:
 only plain files and directories, only relative paths that stay inside the target, a
@@ -16,11 +16,9 @@ import tempfile
 import zlib
 from pathlib import Path, PurePosixPath
 
-from vehicle.core.metadata import METADATA_FILE, ModelError, one_line
+from vehicle.core.metadata import ModelError, one_line
 from vehicle.model.tar_headers import check_tar_headers
 
-ONNX_FILE = "model.onnx"
-TF_GRAPH_FILE = "model.pb"
 MAX_MEMBERS = 1000
 MAX_TOTAL_BYTES = 512 * 1024 * 1024  # a DeepRacer "deep" network is ~100 MB of weights
 _CHUNK = 1024 * 1024
@@ -112,33 +110,3 @@ def extract_archive(
             raise ModelError(f"not a readable .tar.gz model archive: {reason}") from exc
         raise
     return root
-
-
-def find_bundle_root(directory: Path, shown_as: str | None = None) -> Path:
-    """The one folder under ``directory`` holding both model.onnx and model_metadata.json.
-
-    DeepRacer-style archives often put the files in a subfolder; any depth is accepted as
-    long as exactly one folder qualifies. ``shown_as`` names what the user gave (a folder, an
-    archive) at the start of every message; without it a message names no path, since an
-    upload's extracted copy is a server path no client should see.
-    """
-    directory = Path(directory)
-    where = f"{shown_as}: " if shown_as else ""
-    roots: list[Path] = []
-    tf_graphs = False
-    for folder, _dirs, files in os.walk(directory):
-        if ONNX_FILE in files and METADATA_FILE in files:
-            roots.append(Path(folder))
-        tf_graphs = tf_graphs or TF_GRAPH_FILE in files
-    if len(roots) == 1:
-        return roots[0]
-    if len(roots) > 1:
-        found = ", ".join(str(r.relative_to(directory)) for r in roots)
-        raise ModelError(f"{where}more than one model bundle found ({found}); use one at a time")
-    if tf_graphs:
-        raise ModelError(
-            f"{where}this is a TensorFlow model (model.pb); convert it first with "
-            "`vehicle model import`"
-        )
-    empty = "the folder is empty; " if not any(directory.iterdir()) else ""
-    raise ModelError(f"{where}{empty}no folder holds both {ONNX_FILE} and {METADATA_FILE}")

@@ -221,5 +221,5 @@ class DriveClient:
         while not self._stop.wait(interval) and not self.closed.is_set():
             try:
                 self._channel.send(encode_request(Ping(), 0), block=True)
-            except IpcError:
+            except (IpcError, OSError):  # full, gone, or closed under us while closing
                 continue

@@ -14,7 +14,6 @@ import importlib.metadata
 import logging
 import os
 import platform
-import re
 import threading
 import time
 from dataclasses import asdict, replace
@@ -31,16 +30,21 @@ from vehicle.core.ipc import (
     ManualDrive,
     PreviewPulse,
     SetCalibration,
+    SetLed,
     SetMode,
     SetThrottleLimit,
     Start,
     Stop,
 )
 from vehicle.core.metadata import METADATA_FILE, ModelError, load_metadata
+from vehicle.core.taillight import Colour
+from vehicle.device.info import device_info
+from vehicle.device.network import NetworkReader
+from vehicle.device.status import STEP_WINDOW, DeviceStatus, cpu_temperature_c
 from vehicle.logbuffer import LogBuffer
 from vehicle.model import ModelStore
 from vehicle.model.bundle import strip_archive_suffix
-from vehicle.model.store import ModelInfo, describe_bundle
+from vehicle.model.store import ModelInfo, describe_bundle, validate_name
 from vehicle.runtime_state import (
     RuntimeState,
     check_mode,
@@ -55,6 +59,8 @@ from vehicle.service.viewers import ViewerStream
 log = logging.getLogger(__name__)
 
 LOAD_TIMEOUT_S = 120.0  # a DeepRacer-sized model opens in well under a second
+CAMERA_SILENT_S = 2.0  # no frame for this long: the camera reads as not connected
+DEFAULT_FRAME_SIZE = (160, 120)  # what the camera gives a DeepRacer model
 
 
 class BundledModel(NamedTuple):
@@ -85,6 +91,8 @@ class VehicleService:
         self.viewers.start()
         self.steps = StepFeed(drive.steps)
         self.steps.start()
+        self.machine = DeviceStatus(settings.data_dir)
+        self.network = NetworkReader()
         self._closed = False
         self._active_model()  # a bundled model the car started with stays listed after a switch
 
@@ -127,6 +135,12 @@ class VehicleService:
         self.drive.request(SetThrottleLimit(fraction))
         self._update_state(throttle_limit=fraction)
 
+    def emergency_stop(self) -> None:
+        """Stop whatever the car does: driving, or a calibration pulse."""
+        if self.drive.status().get("state") == "calibrating":
+            self.exit_calibration()
+        self.stop()
+
     def manual_drive(self, steer: float, throttle: float) -> None:
         for name, value in (("steering", steer), ("throttle", throttle)):
             if isinstance(value, bool) or not isinstance(value, int | float):
@@ -143,9 +157,24 @@ class VehicleService:
     # -- camera ------------------------------------------------------------------------
 
     def wait_jpeg(
-        self, after_seq: int, timeout: float, *, overlay: bool = False
+        self,
+        after_seq: int,
+        timeout: float,
+        *,
+        overlay: bool = False,
+        size: tuple[int, int] | None = None,
     ) -> tuple[int, bytes] | None:
-        return self.viewers.wait_jpeg(after_seq, timeout, overlay=overlay)
+        return self.viewers.wait_jpeg(after_seq, timeout, overlay=overlay, size=size)
+
+    def camera_size(self) -> tuple[int, int]:
+        """The camera's (width, height): the newest frame's, else the model input's."""
+        size = self.drive.status().get("frame_size")
+        return (int(size[0]), int(size[1])) if size else DEFAULT_FRAME_SIZE
+
+    def admit_viewer(self, overlay: bool, size: tuple[int, int] | None) -> None:
+        """Refuse a viewer (ValueError) before its stream starts, when its view is one scaled
+        picture too many."""
+        self.viewers.admit(overlay, size)
 
     def _last_action(self) -> tuple[int | None, float, float, object] | None:
         action = self.drive.status().get("action")
@@ -290,6 +319,50 @@ class VehicleService:
     def reset_calibration(self) -> None:
         self.save_calibration(Calibration())
 
+    # -- devices -----------------------------------------------------------------------
+
+    def _fresh_status(self) -> dict[str, Any]:
+        """The drive's status, or DriveUnavailable when it is too old to report from."""
+        status = self.drive.status()
+        if not status["link"]["fresh"]:
+            raise DriveUnavailable("the drive process is not answering")
+        return status
+
+    def battery_level(self) -> int:
+        """DeepRacer's 0..10, or -1 when no battery is connected (read by the drive)."""
+        return int(self._fresh_status().get("battery_level", -1))
+
+    def camera_connected(self) -> bool:
+        status = self._fresh_status()
+        age = status.get("frame_age_s")
+        return not status.get("source_error") and age is not None and age < CAMERA_SILENT_S
+
+    def set_led(self, red: int, green: int, blue: int) -> None:
+        """The drive shows it (or refuses), then it is kept for the next start."""
+        self.drive.request(SetLed(red, green, blue))
+        self._update_state(led=(red, green, blue))
+
+    def led(self) -> tuple[bool, Colour]:
+        """Whether there is a tail light, and its colour (the saved one, else off)."""
+        led = self._fresh_status().get("led") or {}
+        colour = led.get("colour") or self._state.led or (0, 0, 0)
+        return bool(led.get("available")), tuple(colour)  # type: ignore[return-value]
+
+    def device_status(self) -> dict[str, float]:
+        """CPU, memory, disk and the drive loop's latency and frame rate."""
+        self.steps.poll()
+        return self.machine.read(self.steps.recent(STEP_WINDOW))
+
+    def device_info(self) -> dict[str, str]:
+        return device_info(self.settings.data_dir)
+
+    def network_details(self) -> dict[str, object]:
+        return self.network.details()
+
+    def usb_connected(self) -> bool:
+        """A laptop on the USB link (DeepRacer's usb0 gadget)."""
+        return self.network.usb_connected()
+
     # -- system ------------------------------------------------------------------------
 
     def system_info(self) -> dict:
@@ -351,28 +424,24 @@ class VehicleService:
 
 def _describe_bundled(name: str, path: Path) -> BundledModel:
     try:
-        space = load_metadata(path / METADATA_FILE).action_space
+        metadata = load_metadata(path / METADATA_FILE)
     except ModelError:
-        space = None
-    return BundledModel(path, replace(describe_bundle(name, path, space), bundled=True))
+        metadata = None
+    return BundledModel(path, replace(describe_bundle(name, path, metadata), bundled=True))
 
 
 def model_name_for(filename: str) -> str:
-    """A store name from an uploaded file's name: "My model v2.tar.gz" -> "My-model-v2"."""
+    """The store name of an uploaded file: its own name less the archive suffix, kept as it
+    is ("My model (1).tar.gz" -> "My model (1)", as DeepRacer names the folder), so a tool can
+    load or check the model by its file name. Only the last path component counts; a name
+    that cannot be a folder name is refused (ModelError), never rewritten."""
     stem = strip_archive_suffix(Path(filename.replace("\\", "/")).name)
     if stem.lower().endswith(".onnx"):
         stem = stem[: -len(".onnx")]
-    return re.sub(r"[^A-Za-z0-9._-]+", "-", stem).strip("-._")[:64] or "model"
-
-
-def cpu_temperature_c(root: Path = Path("/sys/class/thermal")) -> float | None:
-    """The first readable thermal zone, in degrees C; None where there is none (containers)."""
-    for zone in sorted(root.glob("thermal_zone*/temp")):
-        try:
-            return int(zone.read_text().strip()) / 1000.0
-        except (OSError, ValueError):
-            continue
-    return None
+    try:
+        return validate_name(stem)
+    except ModelError as exc:
+        raise ModelError(f"the file name {filename!r} cannot name a model: {exc}") from None
 
 
 __all__ = ["DriveUnavailable", "VehicleService", "cpu_temperature_c", "model_name_for"]

@@ -4,12 +4,17 @@ The drive process copies a frame into shared memory after its step, and only whi
 watch (this encoder tells it so, at most once a second). The encoder here polls that memory
 as a bystander: the drive never waits for it, and the JPEG work runs in this process, so
 viewers cost the drive loop nothing but the copy.
+
+A view is the frame with or without the action overlay, at the camera's size or scaled to
+one a viewer asked for (DeepRacer's ``/route?width=&height=``): each view is encoded once per
+frame however many watch it, and at most ``MAX_SCALED_VIEWS`` scaled ones at a time.
 """
 
 from __future__ import annotations
 
 import threading
 import time
+from collections import Counter
 from collections.abc import Callable
 
 import cv2
@@ -21,8 +26,16 @@ DEMAND_WINDOW_S = 2.0  # a viewer that asked within this long is still watching
 JPEG_QUALITY = 80
 POLL_S = 0.005  # how often the encoder looks for a newer frame while someone watches
 
+MAX_SCALED_VIEWS = 4  # scaled views encoded at once; each costs a resize and an encode
+
 # (index, steer_norm, throttle_norm, probabilities) of the newest step, or None
 ActionProvider = Callable[[], tuple[int | None, float, float, object] | None]
+# (overlay, (width, height) or None for the camera's own size)
+ViewKey = tuple[bool, tuple[int, int] | None]
+
+
+class TooManyViews(ValueError):
+    """Viewers asked for more scaled sizes at once than the encoder makes."""
 
 
 def draw_action_overlay(
@@ -51,12 +64,13 @@ class ViewerStream:
         self._min_interval_s = 1.0 / (max_fps * 1.1)  # slack: a 30 Hz camera still gives 15
         self._cond = threading.Condition()
         self._watched = threading.Event()
-        self._encoded: dict[bool, tuple[int, bytes]] = {}
-        self._demand_until = {False: 0.0, True: 0.0}
+        self._encoded: dict[ViewKey, tuple[int, bytes]] = {}
+        self._demand_until: dict[ViewKey, float] = {}
         self._asked_until = 0.0  # frames requested from the drive up to this time
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="jpeg-encoder", daemon=True)
         self.encoded_frames = 0
+        self.encodes: Counter[ViewKey] = Counter()  # per view: one per frame, not per viewer
 
     def start(self) -> None:
         self._thread.start()
@@ -69,16 +83,38 @@ class ViewerStream:
         if self._thread.is_alive():
             self._thread.join(timeout=2.0)
 
-    def wait_jpeg(
-        self, after_seq: int, timeout: float, *, overlay: bool = False
-    ) -> tuple[int, bytes] | None:
-        """The newest encoded frame with seq > ``after_seq``, or None after ``timeout``."""
-        deadline = time.monotonic() + timeout
+    def admit(self, overlay: bool, size: tuple[int, int] | None = None) -> None:
+        """Someone watches this view now; TooManyViews when it would be one scaled view too
+        many (checked before a stream starts, and again on every wait)."""
+        key = (overlay, size)
         with self._cond:
-            self._demand_until[overlay] = time.monotonic() + DEMAND_WINDOW_S
+            now = time.monotonic()
+            live = {k for k, until in self._demand_until.items() if until > now}
+            scaled = {k for k in live if k[1] is not None}
+            if size is not None and key not in scaled and len(scaled) >= MAX_SCALED_VIEWS:
+                raise TooManyViews(
+                    f"viewers already watch {MAX_SCALED_VIEWS} differently scaled pictures; "
+                    "ask for one of their sizes, or none (the camera's own)"
+                )
+            self._demand_until = {k: until for k, until in self._demand_until.items() if k in live}
+            self._demand_until[key] = now + DEMAND_WINDOW_S
             self._watched.set()
+
+    def wait_jpeg(
+        self,
+        after_seq: int,
+        timeout: float,
+        *,
+        overlay: bool = False,
+        size: tuple[int, int] | None = None,
+    ) -> tuple[int, bytes] | None:
+        """The newest encoded frame of the view with seq > ``after_seq``, or None after
+        ``timeout``."""
+        deadline = time.monotonic() + timeout
+        self.admit(overlay, size)
+        with self._cond:
             while not self._stop.is_set():
-                current = self._encoded.get(overlay)
+                current = self._encoded.get((overlay, size))
                 if current is not None and current[0] > after_seq:
                     return current
                 remaining = deadline - time.monotonic()
@@ -108,18 +144,23 @@ class ViewerStream:
                 continue
             last_seq = frame.seq
             next_at = time.monotonic() + self._min_interval_s
-            for overlay in self._wanted():  # asked now, not when the wait began
-                image = frame.image
-                action = self._action() if overlay else None
-                if action is not None:
-                    image = draw_action_overlay(image, action)
-                ok, data = cv2.imencode(".jpg", image, params)
+            pictures: dict[bool, np.ndarray] = {}
+            for key in self._wanted():  # asked now, not when the wait began
+                overlay, size = key
+                if overlay not in pictures:
+                    pictures[overlay] = self._picture(frame.image, overlay)
+                ok, data = cv2.imencode(".jpg", _scaled(pictures[overlay], size), params)
                 if not ok:
                     continue
                 with self._cond:
-                    self._encoded[overlay] = (frame.seq, data.tobytes())
+                    self._encoded[key] = (frame.seq, data.tobytes())
                     self._cond.notify_all()
                 self.encoded_frames += 1
+                self.encodes[key] += 1
+
+    def _picture(self, image: np.ndarray, overlay: bool) -> np.ndarray:
+        action = self._action() if overlay else None
+        return draw_action_overlay(image, action) if action is not None else image
 
     def _ask_drive(self) -> None:
         """Keep the drive publishing frames while someone watches (one request a second)."""
@@ -132,7 +173,15 @@ class ViewerStream:
         except (ValueError, RuntimeError):
             self._asked_until = now + 0.2  # the drive is busy or gone: try again shortly
 
-    def _wanted(self) -> list[bool]:
+    def _wanted(self) -> list[ViewKey]:
         now = time.monotonic()
         with self._cond:
-            return [overlay for overlay, until in self._demand_until.items() if until > now]
+            return [key for key, until in self._demand_until.items() if until > now]
+
+
+def _scaled(image: np.ndarray, size: tuple[int, int] | None) -> np.ndarray:
+    """The picture at the viewer's (width, height); area averaging when shrinking."""
+    if size is None or size == (image.shape[1], image.shape[0]):
+        return image
+    shrink = size[0] * size[1] < image.shape[0] * image.shape[1]
+    return cv2.resize(image, size, interpolation=cv2.INTER_AREA if shrink else cv2.INTER_LINEAR)

@@ -12,7 +12,7 @@ from flask import Flask
 from calibration.store import to_native
 from vehicle.service.facade import VehicleService
 from webconsole.auth import SAFE_METHODS
-from webconsole.policy import acts_on_safe_methods
+from webconsole.policy import acts_on_safe_methods, only_ends_own_login
 
 from ..conftest import Api
 
@@ -21,8 +21,8 @@ def routes(app: Flask):
     """(endpoint, method, url) for every rule and every method it answers, HEAD and
     OPTIONS included; path variables filled in."""
     for rule in app.url_map.iter_rules():
-        if rule.endpoint == "static":
-            continue
+        if rule.endpoint == "static" or only_ends_own_login(app.view_functions[rule.endpoint]):
+            continue  # the logout GETs: see test_a_get_logout_ends_only_the_callers_login
         url = re.sub(r"<(?:\w+:)?(\w+)>", "x", rule.rule)
         for method in sorted(rule.methods):
             yield rule.endpoint, method, url
@@ -54,8 +54,21 @@ def send(api: Api, method: str, url: str, headers: dict[str, str]) -> tuple[int,
 
 
 def test_the_map_has_state_changing_gets(app: Flask) -> None:
-    gets = [e for e, m, _ in routes(app) if m == "GET" and acts(app, e, m)]
-    assert gets == ["deepracer.set_calibration_mode"]
+    gets = {e for e, m, _ in routes(app) if m == "GET" and acts(app, e, m)}
+    assert gets == {"deepracer.calibration.set_calibration_mode"}
+    logouts = {e for e, view in app.view_functions.items() if only_ends_own_login(view)}
+    assert logouts == {"deepracer.pages.logout_page"}
+
+
+def test_a_get_logout_ends_only_the_callers_login(app: Flask, api: Api, service) -> None:
+    """DeepRacer's GET /logout takes no token, as on the car: it changes nothing but the
+    caller's own login, and another site's request never carries the SameSite=Strict
+    cookie, so it has no login to end."""
+    before = snapshot(service, api)
+    assert "SameSite=Strict" in app.test_client().get("/").headers["Set-Cookie"]
+    assert send(api, "GET", "/logout", {})[0] == 200
+    after = snapshot(service, api)
+    assert after == {**before, "logged_in": False}
 
 
 @pytest.mark.parametrize("method_filter", ["GET", "HEAD", "OPTIONS", "other"])

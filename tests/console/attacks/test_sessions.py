@@ -11,7 +11,7 @@ from flask.testing import FlaskClient
 from vehicle.config import ConsoleSettings, Settings
 from vehicle.service.facade import VehicleService
 from webconsole.app import create_app
-from webconsole.credentials import PasswordFile, store_password
+from webconsole.credentials import PasswordHash, store_password
 from webconsole.ratelimit import LoginRateLimiter
 
 from ..conftest import PASSWORD, SECRET, FakeClock, log_in, password_hash
@@ -46,7 +46,7 @@ def test_a_new_password_ends_every_login_at_once(
         service,
         settings.console,
         SECRET,
-        PasswordFile(path, path.read_text().strip()),
+        PasswordHash(path.read_text().strip(), path),
         secure_cookies=False,
     )
     client = app.test_client()

@@ -21,7 +21,7 @@ def _sysfs(pwm: PwmSettings) -> PwmBackend:
     from vehicle.core.pwm.sysfs import SysfsPwm
 
     outputs = {"throttle": pwm.throttle_channel, "steering": pwm.steering_channel}
-    return SysfsPwm(pwm.sysfs_root, pwm.sysfs_chip, outputs, pwm.period_ns)
+    return SysfsPwm(pwm.sysfs_root, pwm.sysfs_chip, outputs, pwm.period_ns, led=pwm.led_channels)
 
 
 def _rpi_gpio(pwm: PwmSettings) -> PwmBackend:
@@ -35,7 +35,7 @@ def _pca9685(pwm: PwmSettings) -> PwmBackend:
     from vehicle.core.pwm.pca9685 import Pca9685Pwm
 
     outputs = {"throttle": pwm.throttle_channel, "steering": pwm.steering_channel}
-    return Pca9685Pwm(pwm.i2c_bus, pwm.i2c_address, outputs, pwm.period_ns)
+    return Pca9685Pwm(pwm.i2c_bus, pwm.i2c_address, outputs, pwm.period_ns, led=pwm.led_channels)
 
 
 def _sim(pwm: PwmSettings) -> PwmBackend:

@@ -67,10 +67,12 @@ class MockPwm(PwmBackend):
     """Records pulses; ``fail_writes = True`` makes every write raise (fault injection).
 
     ``history`` keeps the newest ``HISTORY_LIMIT`` records, so a long simulator session on
-    the mock outputs does not grow without bound.
+    the mock outputs does not grow without bound. Tail-light colours go to ``led_history``
+    as (time, (red, green, blue) duty in ns).
     """
 
     name = "mock"
+    led_outputs = (2, 3, 4)  # DeepRacer's wiring, recorded rather than driven
 
     def __init__(
         self,
@@ -83,6 +85,7 @@ class MockPwm(PwmBackend):
         self._lock = threading.Lock()
         self._listeners: list[Listener] = []
         self.history: list[PulseRecord] = []
+        self.led_history: list[tuple[float, tuple[int, int, int]]] = []
         self.fail_writes = False
         self.state_file = None if state_file is None else Path(state_file)
         previous = None if self.state_file is None else read_mock_state(self.state_file)
@@ -114,6 +117,19 @@ class MockPwm(PwmBackend):
                 del self.history[: HISTORY_LIMIT // 2]  # trimmed in chunks: amortised O(1)
         for listener in list(self._listeners):
             listener(record)
+
+    def _write_led(self, duties_ns: tuple[int, int, int]) -> None:
+        if self.fail_writes:
+            raise PwmError(f"mock: tail light write of {duties_ns} failed (injected fault)")
+        with self._lock:
+            self.led_history.append((self._clock(), duties_ns))
+            del self.led_history[:-HISTORY_LIMIT]
+
+    @property
+    def led(self) -> tuple[int, int, int] | None:
+        """The tail light's duties now (ns), None if never set."""
+        with self._lock:
+            return self.led_history[-1][1] if self.led_history else None
 
 
 def _mirror(path: Path, period_ns: int, pulses: dict[Channel, int], t: float) -> None:

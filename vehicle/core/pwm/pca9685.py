@@ -4,19 +4,22 @@ The chip counts 4096 ticks per period from a 25 MHz oscillator divided by PRESCA
 the real period is a little off the requested one (19.988 ms for 20 ms); pulse widths are
 converted with the real period. PRESCALE can only be written while the oscillator sleeps.
 Each pulse is one auto-incremented block write of LEDn_ON_L..LEDn_OFF_H, so the chip never
-outputs a half-updated width.
+outputs a half-updated width. The tail light (outputs 2-4 on DeepRacer) shares the bus, so
+every bus transfer holds one lock; a colour of 0 is the chip's full-off bit, not a 0-tick
+pulse.
 """
 
 from __future__ import annotations
 
+import threading
 import time
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from calibration.model import Channel
 from vehicle.config import PWM_PERIOD_NS
 from vehicle.core.pwm.base import PwmBackend, PwmError
-from vehicle.core.pwm.outputs import output_map
+from vehicle.core.pwm.outputs import led_outputs, output_map
 
 OSCILLATOR_HZ = 25_000_000
 TICKS = 4096
@@ -24,6 +27,8 @@ CHANNELS = 16
 MODE1, MODE2, PRESCALE, LED0_ON_L = 0x00, 0x01, 0xFE, 0x06
 RESTART, AUTO_INCREMENT, SLEEP = 0x80, 0x20, 0x10  # MODE1 bits
 OUTDRV = 0x04  # MODE2: totem-pole outputs, what servos and ESCs want
+FULL_OFF = 0x10  # LEDn_OFF_H bit 4: the output stays low
+DEEPRACER_LED = (2, 3, 4)
 PRESCALE_MIN, PRESCALE_MAX = 3, 255
 OSCILLATOR_SETTLE_S = 0.0005
 
@@ -47,6 +52,7 @@ class Pca9685Pwm(PwmBackend):
         address: int = 0x40,
         outputs: Mapping[str, int] | None = None,
         period_ns: int = PWM_PERIOD_NS,
+        led: Sequence[int] | None = DEEPRACER_LED,
     ) -> None:
         super().__init__(period_ns)
         self.outputs = output_map(
@@ -55,6 +61,8 @@ class Pca9685Pwm(PwmBackend):
             "output",
             self.name,
         )
+        self.led_outputs = led_outputs(led, CHANNELS, self.outputs, self.name)
+        self._bus_lock = threading.Lock()  # the drive loop and the tail light share the bus
         if isinstance(address, bool) or not isinstance(address, int) or not 0x03 <= address <= 0x77:
             raise PwmError(f"pca9685: I2C address must be 0x03..0x77, got {address!r}")
         self.prescale = prescale_for(period_ns)
@@ -101,11 +109,21 @@ class Pca9685Pwm(PwmBackend):
 
     def _write(self, channel: Channel, ns: int) -> None:
         off = self.ticks_for(ns)
-        register = LED0_ON_L + 4 * self.outputs[channel]
+        self._block(self.outputs[channel], [0, 0, off & 0xFF, off >> 8], channel)
+
+    def _write_led(self, duties_ns: tuple[int, int, int]) -> None:
+        assert self.led_outputs is not None  # set_led checked it
+        for number, ns in zip(self.led_outputs, duties_ns, strict=True):
+            off = self.ticks_for(ns)
+            data = [0, 0, off & 0xFF, off >> 8] if off else [0, 0, 0, FULL_OFF]
+            self._block(number, data, f"tail light output {number}")
+
+    def _block(self, output: int, data: list[int], what: str) -> None:
         try:
-            self._bus.write_i2c_block_data(self.address, register, [0, 0, off & 0xFF, off >> 8])
+            with self._bus_lock:
+                self._bus.write_i2c_block_data(self.address, LED0_ON_L + 4 * output, data)
         except OSError as exc:
-            raise PwmError(f"pca9685: cannot write {channel} to {self._where}: {exc}") from exc
+            raise PwmError(f"pca9685: cannot write {what} to {self._where}: {exc}") from exc
 
     def _close(self) -> None:
         """Release the bus; the chip keeps generating the last pulses."""

@@ -11,9 +11,11 @@ from vehicle.core.pwm.base import PwmBackend, PwmError
 
 
 class SimPwm(PwmBackend):
-    """Keeps the latest pulse of each channel and when it was written (``clock`` seconds)."""
+    """Keeps the latest pulse of each channel and when it was written (``clock`` seconds),
+    and the tail light's duties (``led``), so the console's light settings work here too."""
 
     name = "sim"
+    led_outputs = (2, 3, 4)
 
     def __init__(
         self, period_ns: int = PWM_PERIOD_NS, clock: Callable[[], float] = time.monotonic
@@ -21,9 +23,13 @@ class SimPwm(PwmBackend):
         super().__init__(period_ns)
         self._clock = clock
         self._latest: dict[Channel, tuple[int, float]] = {}
+        self.led: tuple[int, int, int] | None = None
 
     def _write(self, channel: Channel, ns: int) -> None:
         self._latest[channel] = (ns, self._clock())
+
+    def _write_led(self, duties_ns: tuple[int, int, int]) -> None:
+        self.led = duties_ns
 
     def pulse(self, channel: Channel) -> int:
         """The pulse the car sees on ``channel``; PwmError if nothing was ever written."""

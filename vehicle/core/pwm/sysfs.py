@@ -4,23 +4,25 @@ On the DeepRacer car the PCA9685 behind ``i2c-0`` (``i2c-1`` on a Raspberry Pi o
 kernel PWM chip: throttle on pwm0, steering on pwm1. A channel is exported, its ``period``
 written before any ``duty_cycle`` (the kernel rejects a duty longer than the period), and it is
 enabled after its first duty. Closing does not unexport: the kernel driver would stop the
-pulse, and the outputs must keep the last (neutral) pulse, as after a crash.
+pulse, and the outputs must keep the last (neutral) pulse, as after a crash. The tail light's
+outputs (pwm2-4 on DeepRacer) are exported the first time a colour is set.
 """
 
 from __future__ import annotations
 
 import os
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 
 from calibration.model import Channel
 from vehicle.config import PWM_PERIOD_NS
 from vehicle.core.pwm.base import PwmBackend, PwmError
-from vehicle.core.pwm.outputs import output_map
+from vehicle.core.pwm.outputs import led_outputs, output_map
 
 DEFAULT_ROOT = Path("/sys/class/pwm")
 I2C_ADAPTERS = ("i2c-0", "i2c-1")
+DEEPRACER_LED = (2, 3, 4)
 AttributeWriter = Callable[[Path, str], None]
 
 
@@ -81,9 +83,11 @@ class SysfsPwm(PwmBackend):
         period_ns: int = PWM_PERIOD_NS,
         export_timeout_s: float = 5.0,
         write: AttributeWriter = write_attribute,
+        led: Sequence[int] | None = DEEPRACER_LED,
     ) -> None:
         super().__init__(period_ns)
         self._write_attribute = write
+        self._export_timeout_s = export_timeout_s
         self.chip_dir = find_chip(Path(root), chip)
         npwm = self._read_npwm()
         self.outputs = output_map(
@@ -92,8 +96,10 @@ class SysfsPwm(PwmBackend):
             f"output of {self.chip_dir.name}",
             self.name,
         )
+        self.led_outputs = led_outputs(led, npwm, self.outputs, self.name)
         self._dirs: dict[Channel, Path] = {}
         self._enabled: set[Channel] = set()
+        self._led_dirs: dict[int, Path] = {}
         for channel, number in self.outputs.items():
             directory = self._export(number, export_timeout_s)
             self._set(directory / "period", str(period_ns))
@@ -134,3 +140,16 @@ class SysfsPwm(PwmBackend):
         if channel not in self._enabled:
             self._set(directory / "enable", "1")
             self._enabled.add(channel)
+
+    def _write_led(self, duties_ns: tuple[int, int, int]) -> None:
+        assert self.led_outputs is not None  # set_led checked it
+        for number, ns in zip(self.led_outputs, duties_ns, strict=True):
+            directory = self._led_dirs.get(number)
+            first = directory is None
+            if directory is None:
+                directory = self._export(number, self._export_timeout_s)
+                self._set(directory / "period", str(self.period_ns))
+            self._set(directory / "duty_cycle", str(ns))
+            if first:
+                self._set(directory / "enable", "1")
+                self._led_dirs[number] = directory
