@@ -38,6 +38,7 @@ from vehicle.runtime_state import check_mode, check_throttle_limit
 
 log = logging.getLogger(__name__)
 
+
 class DriveCore:
     def __init__(
         self,
