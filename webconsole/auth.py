@@ -43,6 +43,7 @@ bp = Blueprint("auth", __name__)
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 API_PREFIXES = ("/api/", "/route", "/stream")
 CSRF_HEADERS = ("X-CSRFToken", "X-CSRF-Token")
+MARKER_COOKIE = "deepracer_token"  # a JS-readable "logged in" marker; the session is HttpOnly
 CSRF_FIELD = "csrf_token"
 LOGIN_KEY = "login"  # the session's server-side login id
 LOGIN_BODY_LIMIT = 4 * 1024
@@ -133,6 +134,9 @@ def render_login(error: str | None = None, status: int = 200) -> Response:
 
 
 def _login_failure(reason: str, status: int) -> Response:
+    if status == 401 and not _from_our_page():
+        # DeepRacer's clients read a wrong password as 200 with the text "failure".
+        return Response("failure", 200, mimetype="text/plain")
     if _wants_json():
         response = jsonify(success=False, reason=reason)
         response.status_code = status
@@ -168,13 +172,32 @@ def login() -> Any:
     _end_login()
     session[LOGIN_KEY] = ctx.sessions.open(_fingerprint(password_hash))
     csrf_token()
-    return ok() if _wants_json() else redirect(url_for("drive.index"), 303)
+    if _from_our_page():
+        response = redirect(url_for("drive.index"), 303)
+    else:
+        response = jsonify(redirect="/home")  # DeepRacer's answer, status 200
+    response.set_cookie(
+        MARKER_COOKIE,
+        secrets.token_urlsafe(16),
+        httponly=False,  # read by the community console's JavaScript: it carries no authority
+        samesite="Strict",
+        secure=current_app.config["SESSION_COOKIE_SECURE"],
+    )
+    return response
 
 
 @bp.post("/logout")
 def logout() -> Any:
     end_session()
-    return ok() if _wants_json() else redirect(url_for("auth.login_page"), 303)
+    response = ok() if _wants_json() else redirect(url_for("auth.login_page"), 303)
+    response.delete_cookie(MARKER_COOKIE)
+    return response
+
+
+def _from_our_page() -> bool:
+    """Our login page posts a form with the token as a field; DeepRacer's clients (the
+    stock and community consoles, racers' scripts) send it in a header and read 200."""
+    return CSRF_FIELD in request.form and not any(h in request.headers for h in CSRF_HEADERS)
 
 
 def end_session() -> None:

@@ -292,12 +292,11 @@ class TestWithTheBundledModel:
 
 # The community console's calls, made from a page of ours the way its code makes them: axios
 # with the page's CSRF meta token in a header on every POST/PUT, JSON bodies, relative URLs.
-# (It sends the token as X-CSRF-Token; the spelling lands with the login contract.)
 COMMUNITY_API = """
 () => {
   const token = document.querySelector('meta[name="csrf-token"]').content;
   const call = async (method, path, body) => {
-    const init = {method, headers: {"X-CSRFToken": token}, credentials: "same-origin"};
+    const init = {method, headers: {"X-CSRF-Token": token}, credentials: "same-origin"};
     if (body instanceof FormData) init.body = body;
     else if (body !== undefined) {
       init.body = JSON.stringify(body);

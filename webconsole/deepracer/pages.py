@@ -14,12 +14,10 @@ from typing import Any
 from flask import Blueprint, Response
 
 from webconsole import drive
-from webconsole.auth import end_session, render_login
+from webconsole.auth import MARKER_COOKIE, end_session, render_login
 from webconsole.policy import ends_own_login, public
 
 bp = Blueprint("pages", __name__)
-
-MARKER_COOKIE = "deepracer_token"
 
 
 @bp.route("/home")

@@ -137,8 +137,9 @@ def log_in(target: Target, password: str, source: str = "127.0.0.1") -> Session:
         form,
         source=source,
     )
-    assert answer.status == 303, answer
-    return Session(answer.headers["set-cookie"].split(";", 1)[0], token)
+    assert answer.status == 200 and b'"redirect":"/home"' in answer.body, answer
+    session = re.search(r"vehicle_session=[^;,\s]+", answer.headers["set-cookie"])
+    return Session(session.group(0), token)
 
 
 def send_streamed(sock: socket.socket, head: bytes, chunks: Iterable[bytes]) -> int:
