@@ -6,10 +6,22 @@ mistake in a calibration file, so every value is checked here with the field's f
 
 from __future__ import annotations
 
+import math
+import sys
 from collections.abc import Mapping
 from typing import Any
 
 from calibration.model import CalibrationError, ChannelCalibration
+
+
+def finite_number(value: Any) -> bool:
+    """An int or float that converts to a finite float; not a bool. Never raises: JSON
+    gives ints of any size, and ``math.isfinite(10**400)`` raises OverflowError."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return False
+    if isinstance(value, int):
+        return abs(value) <= sys.float_info.max
+    return math.isfinite(value)
 
 
 def require_object(value: Any, where: str) -> Mapping[str, Any]:

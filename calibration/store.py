@@ -14,12 +14,11 @@ so a rejected import or a failed save leaves the previous calibration in place.
 from __future__ import annotations
 
 import json
-import math
 from pathlib import Path
 from typing import Any, Literal
 
 from calibration.deepracer import from_deepracer, is_deepracer, to_deepracer
-from calibration.fields import read_channel, require_keys, require_object
+from calibration.fields import finite_number, read_channel, require_keys, require_object
 from calibration.model import CHANNELS, Calibration, CalibrationError, SpeedTable
 from vehicle.atomic import atomic_write_json
 
@@ -52,8 +51,7 @@ def _speed_table(value: Any) -> SpeedTable:
         if (
             not isinstance(point, list)
             or len(point) != 2
-            or any(isinstance(x, bool) or not isinstance(x, int | float) for x in point)
-            or not all(math.isfinite(x) for x in point)
+            or not all(finite_number(x) for x in point)
         ):
             raise CalibrationError(
                 f"speed_table[{i}] must be a pair of finite numbers [throttle_norm, m/s], "

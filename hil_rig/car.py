@@ -6,16 +6,47 @@ signals, exit paths and the hardware state left behind are the ones a car in the
 
 from __future__ import annotations
 
+import re
 import signal
 import subprocess
 import sys
 import time
+from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 
 from vehicle.core.closeable import Closeable
 
-# The same interpreter as the harness, without relying on the ``vehicle`` script being on PATH.
-VEHICLE = [sys.executable, "-c", "import sys; from vehicle.cli import main; sys.exit(main())"]
+# The same interpreter and the same installed code as the harness, without relying on the
+# ``vehicle`` script being on PATH; ``-P``: a ``vehicle/`` folder in the working directory
+# must not stand in for the installed package.
+VEHICLE = [sys.executable, "-P", "-c", "import sys; from vehicle.cli import main; sys.exit(main())"]
+
+# A latched fault in the car's log: "2026-12-02 17:37:56,315 ERROR vehicle...: safety fault: .."
+_FAULT_LINE = re.compile(r"^(\d{4}-\d\d-\d\d \d\d:\d\d:\d\d),(\d{3}) .*?safety fault: (.*)$")
+
+
+@dataclass(frozen=True, slots=True)
+class LoggedFault:
+    """A fault the car latched: its reason, and when (wall clock, None if the line has no time)."""
+
+    t_wall: float | None
+    reason: str
+
+
+def parse_faults(text: str) -> list[LoggedFault]:
+    """The safety faults in a car's log, in order."""
+    faults = []
+    for line in text.splitlines():
+        if "safety fault: " not in line:
+            continue
+        match = _FAULT_LINE.match(line)
+        if match is None:
+            faults.append(LoggedFault(None, line.split("safety fault: ", 1)[1]))
+            continue
+        stamp = datetime.strptime(match[1], "%Y-%m-%d %H:%M:%S").timestamp()
+        faults.append(LoggedFault(stamp + int(match[2]) / 1000, match[3]))
+    return faults
 
 
 class CarError(RuntimeError):
@@ -55,7 +86,8 @@ class CarProcess(Closeable):
             code = self.process.wait(timeout)
         except subprocess.TimeoutExpired:
             raise CarError(
-                f"vehicle {self.args[0]} did not exit within {timeout:g} s; see {self.log}"
+                f"{self.log.stem} (vehicle {' '.join(self.args)}) did not exit within "
+                f"{timeout:g} s; see {self.log}"
             ) from None
         if self.exited is None:
             self.exited = time.monotonic()
@@ -71,10 +103,9 @@ class CarProcess(Closeable):
         text = self.log.read_text(errors="replace").strip().splitlines()
         return " | ".join(text[-lines:])
 
-    def faults(self) -> list[str]:
-        """Safety faults the car latched (its own verdict, worth showing next to ours)."""
-        lines = self.log.read_text(errors="replace").splitlines()
-        return [line.split("safety fault: ", 1)[1] for line in lines if "safety fault: " in line]
+    def faults(self) -> list[LoggedFault]:
+        """Safety faults the car latched (its own verdict, checked next to ours)."""
+        return parse_faults(self.log.read_text(errors="replace"))
 
     def close(self) -> None:
         if self.alive():

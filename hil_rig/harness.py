@@ -11,8 +11,9 @@ Three car runs and one ``vehicle neutral``:
 3. loop again and SIGKILL: the hardware keeps the last pulse (``sigkill_holds_last_pulse``)
    until ``vehicle neutral`` runs, as systemd's ExecStopPost does (``neutral_after_kill``).
 
-The whole session is also checked for link errors (``link``) and missing PWM frames
-(``pwm_frames``).
+The whole session is also checked for link errors (``link``), missing PWM frames
+(``pwm_frames``) and faults the car latched that the plan does not provoke (``car_faults``:
+the only one expected is the camera stall after run 1's frames stop).
 """
 
 from __future__ import annotations
@@ -28,7 +29,9 @@ from hil_rig.client import RigClient
 from hil_rig.frame_watch import FrameWatch
 from hil_rig.plan import Plan, build_plan, read_frames, synthetic_frames
 from hil_rig.scenarios import (
+    CarFault,
     ScenarioResult,
+    check_car_faults,
     check_frames,
     check_goes_neutral,
     check_holds,
@@ -154,6 +157,7 @@ class Harness:
             # Run 1: once through, then no more frames.
             with self._car(plan, o.limits[0], "--stay") as car:
                 t_last = self._wait_open(watch, plan.files[-1], car.started, car)
+                wall_offset = time.time() - time.monotonic()  # the car logs wall-clock times
                 events["frames_stop"] = t_last + 1.0 / plan.fps
                 time.sleep(o.neutral_deadline_s + o.observe_s + 0.1)
                 car.signal(signal.SIGTERM)
@@ -259,6 +263,9 @@ class Harness:
             )
         )
         faults = [
-            f"run {n}: {fault}" for n, car in enumerate(self._cars, 1) for fault in car.faults()
+            CarFault(n, None if f.t_wall is None else f.t_wall - wall_offset, f.reason)
+            for n, car in enumerate(self._cars, 1)
+            for f in car.faults()
         ]
-        return Report(results, latency_ms, faults)
+        results.append(check_car_faults(faults, frames_stopped=(1, t_last), slack_s=0.5 / plan.fps))
+        return Report(results, latency_ms, [f.describe() for f in faults])

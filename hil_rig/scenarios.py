@@ -7,6 +7,7 @@ left neutral (or a rig whose readings are stuck).
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -41,6 +42,22 @@ class ScenarioResult:
 
     def as_dict(self) -> dict[str, object]:
         return {"name": self.name, "passed": self.passed, "detail": self.detail, **self.figures}
+
+
+@dataclass(frozen=True, slots=True)
+class CarFault:
+    """A fault the car latched during run ``run``; ``t`` on the host's monotonic clock (None
+    when its log line gave no time)."""
+
+    run: int
+    t: float | None
+    reason: str
+
+    def describe(self) -> str:
+        return f"run {self.run}: {self.reason}"
+
+
+_STALL = re.compile(r"camera stall: no frame for (\d+) ms")
 
 
 def timeline(received: list[Received]) -> list[Point]:
@@ -286,3 +303,37 @@ def check_holds(
             name, False, f"outputs changed with no process running ({changed[0].describe()})"
         )
     return ScenarioResult(name, True, f"held {first.describe()} for {len(held)} frames")
+
+
+def check_car_faults(
+    faults: list[CarFault], *, frames_stopped: tuple[int, float], slack_s: float
+) -> ScenarioResult:
+    """The car's own verdict: no fault in any run but the one the plan provokes.
+
+    Stopping the frames (run ``frames_stopped[0]``, last frame read at ``frames_stopped[1]``)
+    must make the car latch a camera stall, so a stall that began then is expected. Any other
+    fault (a stall while frames flowed, an overrun, an output error) means the car failed
+    where it should not have, even if every pulse we measured looked right.
+    """
+    run, t_stop = frames_stopped
+    expected, unexpected = [], []
+    for fault in faults:
+        stall = _STALL.search(fault.reason)
+        began = None if stall is None or fault.t is None else fault.t - int(stall[1]) / 1e3
+        if fault.run == run and began is not None and began >= t_stop - slack_s:
+            expected.append(fault.describe())
+        else:
+            unexpected.append(fault.describe())
+    figures: dict[str, object] = {"expected": expected, "unexpected": unexpected}
+    if unexpected:
+        return ScenarioResult(
+            "car_faults",
+            False,
+            f"{len(unexpected)} fault(s) the plan does not provoke: {'; '.join(unexpected)}",
+            figures,
+        )
+    if expected:
+        detail = f"only the camera stall that stopping the frames provokes ({expected[0]})"
+    else:
+        detail = "no fault latched"
+    return ScenarioResult("car_faults", True, detail, figures)

@@ -134,6 +134,29 @@ class LoopSettings:
 
 
 @dataclass(frozen=True)
+class ServerLimits:
+    """What the console's front (webconsole/front) grants one client, and all of them.
+
+    Sized for a car on a Wi-Fi it does not control: a stranger can hold a few idle
+    connections, never a worker thread, and an operator's Stop is always served.
+    """
+
+    max_header_bytes: int = 16 * 1024  # the request line and all headers together
+    max_body_bytes: int = 64 * 1024  # any request body but a model upload
+    header_timeout_s: float = 10.0  # the whole request head, from its first byte
+    idle_timeout_s: float = 15.0  # a kept-alive connection waiting for its next request
+    body_timeout_s: float = 10.0  # a body's grace period, then it must keep min_body_rate
+    min_body_rate: int = 32 * 1024  # bytes per second
+    write_timeout_s: float = 15.0  # a client that reads nothing for this long is dropped
+    tls_handshake_timeout_s: float = 10.0
+    max_connections: int = 512
+    max_connections_per_client: int = 32  # per IPv4 address or IPv6 /64
+    api_workers: int = 8  # threads for everything but uploads and camera viewers
+    max_viewers: int = 4  # camera streams at once, each on its own thread
+    max_uploads: int = 1  # model uploads at once (each may expand to 512 MiB on disk)
+
+
+@dataclass(frozen=True)
 class LinkSettings:
     """The drive link between the drive process and the service process (DESIGN.md 1)."""
 
@@ -153,7 +176,10 @@ class ConsoleSettings:
     tls: bool | None = None  # None: TLS unless bound to localhost
     max_upload_bytes: int = 200 * 1024 * 1024
     viewer_max_fps: float = 15.0
-    login_attempts_per_minute: int = 10
+    login_attempts_per_minute: int = 10  # per client address
+    login_attempts_per_minute_total: int = 60  # from all addresses together
+    session_max_age_s: float = 12 * 3600.0  # a login ends after this however it is used
+    limits: ServerLimits = field(default_factory=ServerLimits)
 
 
 @dataclass(frozen=True)
@@ -222,6 +248,11 @@ class Settings:
         """Models named on the command line, prepared (vehicle.model.prepare), keyed by the
         checksum of the original."""
         return self.data_dir / "prepared"
+
+    @property
+    def uploads_dir(self) -> Path:
+        """Uploads land here (on the data disk, beside the models), never in /tmp."""
+        return self.data_dir / "uploads"
 
 
 def _typed(hint: Any, value: Any, where: str) -> Any:

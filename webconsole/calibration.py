@@ -15,7 +15,8 @@ from calibration.deepracer import to_deepracer
 from calibration.model import CHANNELS, PULSE_CEILING_NS, PULSE_FLOOR_NS, Channel
 from calibration.store import FORMATS, parse_calibration, to_native
 from webconsole.context import console
-from webconsole.responses import InputError, choice, json_body, number, ok
+from webconsole.policy import MULTIPART_OVERHEAD, body_limit
+from webconsole.responses import InputError, choice, json_body, number, ok, shown
 from webconsole.uploads import uploaded_file
 
 bp = Blueprint("calibration", __name__)
@@ -82,7 +83,7 @@ def preview_pulse(channel: Channel, ns: int) -> None:
 def export() -> Any:
     fmt = request.args.get("format", "native")
     if fmt not in FORMATS:
-        raise InputError(f"format must be one of {', '.join(FORMATS)}, got {fmt!r}")
+        raise InputError(f"format must be one of {', '.join(FORMATS)}, got {shown(fmt)}")
     calibration = console().service.calibration()
     data = to_deepracer(calibration) if fmt == "deepracer" else to_native(calibration)
     return Response(
@@ -93,6 +94,7 @@ def export() -> Any:
 
 
 @bp.route("/api/v1/calibration/import", methods=["POST"])
+@body_limit(MAX_IMPORT_BYTES + MULTIPART_OVERHEAD)
 def import_file() -> Any:
     """Our file or DeepRacer's ``calibration.json``, told apart by its content."""
     raw = uploaded_file().stream.read(MAX_IMPORT_BYTES + 1)

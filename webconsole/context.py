@@ -4,15 +4,18 @@ from __future__ import annotations
 
 import threading
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from flask import current_app
 
 from vehicle.config import ConsoleSettings
+from webconsole.credentials import PasswordHash
 from webconsole.ratelimit import LoginRateLimiter
+from webconsole.sessions import SessionRegistry
 
 if TYPE_CHECKING:
-    from vehicle.service import VehicleService
+    from vehicle.service.facade import VehicleService
 
 EXTENSION_KEY = "vehicle_console"
 
@@ -21,8 +24,10 @@ EXTENSION_KEY = "vehicle_console"
 class ConsoleContext:
     service: VehicleService
     settings: ConsoleSettings
-    password_hash: str
+    password_hash: PasswordHash  # call it for the current hash
     limiter: LoginRateLimiter
+    sessions: SessionRegistry
+    upload_dir: Path | None = None  # None: the system's temporary directory
     stopping: threading.Event = field(default_factory=threading.Event)  # ends camera streams
 
 

@@ -6,6 +6,7 @@ mode 0600. The session secret is random per car, never a constant in the code.
 
 from __future__ import annotations
 
+import logging
 import os
 import secrets
 import sys
@@ -15,6 +16,8 @@ from pathlib import Path
 from werkzeug.security import generate_password_hash
 
 from vehicle.atomic import atomic_write_bytes
+
+log = logging.getLogger(__name__)  # never the password: the console serves this log
 
 PASSWORD_ENV = "VEHICLE_CONSOLE_PASSWORD"
 MIN_PASSWORD_LEN = 8
@@ -99,3 +102,45 @@ def load_or_create_secret(path: Path) -> bytes:
     secret = secrets.token_bytes(SECRET_BYTES)
     atomic_write_bytes(path, secret, mode=0o600)
     return secret
+
+
+class PasswordHash:
+    """The hash logins are checked against, as it is now. With ``path`` it is re-read
+    whenever that file changes (`vehicle password set` while the console runs); the
+    console's own password route puts the new one in place with ``replace``. Sessions are
+    tied to the hash, so a new password ends every login at once."""
+
+    def __init__(self, current: str, path: Path | None = None) -> None:
+        self._hash = current
+        self._path = None if path is None else Path(path)
+        self._stamp = self._stat()
+
+    def _stat(self) -> tuple[int, int, int] | None:
+        if self._path is None:
+            return None
+        try:
+            st = self._path.stat()
+        except OSError:
+            return None
+        return st.st_ino, st.st_mtime_ns, st.st_size
+
+    def __call__(self) -> str:
+        stamp = self._stat()
+        if stamp is not None and stamp != self._stamp:
+            try:
+                self._hash = read_password_hash(self._path)  # type: ignore[arg-type]
+            except CredentialError as exc:
+                log.error("keeping the previous console password: %s", exc)
+            self._stamp = stamp
+        return self._hash
+
+    def replace(self, new_hash: str) -> None:
+        self._hash = new_hash
+        self._stamp = self._stat()
+
+
+def password_source(path: Path, environ: Mapping[str, str] = os.environ) -> PasswordHash:
+    """What the console checks logins against: the run's fixed password from the
+    environment, or the stored one (made on first start), followed as it changes."""
+    current = resolve_password_hash(path, environ)
+    return PasswordHash(current, None if environ.get(PASSWORD_ENV) else path)

@@ -7,8 +7,9 @@ from typing import Any
 from flask import Blueprint, render_template
 
 from vehicle.runtime_state import DRIVE_MODES
-from webconsole.auth import logged_in, public, render_login
+from webconsole.auth import logged_in, render_login
 from webconsole.context import console
+from webconsole.policy import public
 from webconsole.responses import InputError, choice, json_body, number, ok, query_int
 
 bp = Blueprint("drive", __name__)

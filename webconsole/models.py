@@ -7,8 +7,9 @@ from typing import Any
 from flask import Blueprint, render_template
 
 from webconsole.context import console
-from webconsole.responses import InputError, ok
-from webconsole.uploads import saved_upload, uploaded_file
+from webconsole.policy import model_upload
+from webconsole.responses import InputError, ok, shown
+from webconsole.uploads import require_disk_room, saved_upload, uploaded_file
 
 bp = Blueprint("models", __name__)
 
@@ -17,10 +18,11 @@ BUNDLE_SUFFIXES = (".tar.gz", ".tgz")
 
 def install_upload() -> str:
     """Validate and install the uploaded bundle; it is listed only once it has passed."""
+    require_disk_room()
     upload = uploaded_file()
     filename = upload.filename or ""
     if not filename.lower().endswith(BUNDLE_SUFFIXES):
-        raise InputError(f"a model bundle is uploaded as a .tar.gz file, got {filename!r}")
+        raise InputError(f"a model bundle is uploaded as a .tar.gz file, got {shown(filename)}")
     with saved_upload(upload, suffix=".tar.gz") as path:
         return console().service.install_model(path, filename)
 
@@ -44,6 +46,7 @@ def list_models() -> Any:
 
 
 @bp.route("/api/v1/models", methods=["POST"])
+@model_upload
 def upload() -> Any:
     return ok(name=install_upload())
 

@@ -18,6 +18,7 @@ from typing import Any
 from flask import Blueprint, Response, request
 
 from webconsole.context import ConsoleContext, console
+from webconsole.policy import camera_stream
 from webconsole.responses import InputError, query_int
 
 bp = Blueprint("stream", __name__)
@@ -72,12 +73,14 @@ def _response(overlay: bool, size: tuple[int, int] | None = None) -> Response:
 
 
 @bp.route("/stream.mjpg")
+@camera_stream
 def camera() -> Any:
     """Our stream; ``?overlay=1`` draws the chosen action on the frames."""
     return _response(request.args.get("overlay", "0") in ("1", "true", "yes"))
 
 
 @bp.route("/route")
+@camera_stream
 def deepracer_route() -> Any:
     """DeepRacer's ``/route?topic=...&width=...&height=...`` (other parameters, such as
     ``qos_profile`` and ``quality``, are web_video_server's and change nothing here)."""

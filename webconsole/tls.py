@@ -9,6 +9,7 @@ from __future__ import annotations
 import datetime
 import ipaddress
 import socket
+import ssl
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -99,3 +100,11 @@ def ensure_certificate(tls_dir: Path, host: str = "") -> CertificatePaths:
     atomic_write_bytes(paths.key, key_pem, mode=0o600)
     atomic_write_bytes(paths.cert, cert.public_bytes(serialization.Encoding.PEM), mode=0o644)
     return paths
+
+
+def server_context(paths: CertificatePaths) -> ssl.SSLContext:
+    """TLS 1.2 or later with the console's certificate."""
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.minimum_version = ssl.TLSVersion.TLSv1_2
+    context.load_cert_chain(str(paths.cert), str(paths.key))
+    return context

@@ -59,11 +59,21 @@ def test_short_run_writes_designs_json_and_a_table(
     assert report["ours_viewers"]["viewer_frames"][0] > 0
     implementation = report["donkeycar"]["implementation"]
     assert implementation == "reproduced" or implementation.startswith("donkeycar ")
+    cost = report["service_cost"]
+    assert set(cost["medians_ms"]) == {"alone", "service", "viewers"}
+    assert all(len(runs) == cost["rounds"] for runs in cost["windows_ms"].values())
+    assert cost["service_minus_alone_p50_ms"] == pytest.approx(
+        cost["medians_ms"]["service"]["p50"] - cost["medians_ms"]["alone"]["p50"], abs=2e-3
+    )
     assert {"cpu", "cores", "python", "onnxruntime"} <= set(report["machine"])
     assert set(report["targets"]) == {t.name for t in TARGETS}
     assert all(t["met"] in (True, False) for t in report["targets"].values())
     table = capsys.readouterr().out
     assert "ours+1 viewers" in table and "latency p99 ms" in table and str(out) in table
+    assert "service_cost (3 interleaved rounds" in table
+    opening = report["model_open"]
+    assert opening["open_ms"] > 0 and opening["worst_interval_while_opening_ms"] > 0
+    assert "model_open: opening the model took" in table
 
 
 @pytest.mark.parametrize(
@@ -102,10 +112,18 @@ def test_non_numeric_duration_is_a_usage_error(tmp_path: Path) -> None:
 
 
 def test_no_viewers_skips_the_viewers_configuration() -> None:
-    assert BenchOptions(viewers=0).configurations() == ("ours_alone", "ours", "donkeycar")
+    assert BenchOptions(viewers=0).configurations() == (
+        "ours_alone",
+        "ours",
+        "donkeycar",
+        "service_cost",
+        "model_open",
+    )
     assert BenchOptions(viewers=2).configurations() == (
         "ours_alone",
         "ours",
         "ours_viewers",
         "donkeycar",
+        "service_cost",
+        "model_open",
     )

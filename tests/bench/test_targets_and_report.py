@@ -90,3 +90,14 @@ def test_table_names_a_configuration_that_failed() -> None:
     table = format_table(report, ("ours", "donkeycar"))
     assert "donkeycar: not measured: ImportError: nothing" in table
     assert "not measured" in table.split("targets:")[1]
+
+
+def test_table_says_how_often_the_car_faulted_and_was_re_armed() -> None:
+    report = _report()
+    report["ours_viewers"]["faults"] = ["inference took 102 ms, bound 67 ms"] * 3
+    table = format_table(report, ("ours", "ours_viewers"))
+    assert (
+        "ours_viewers: the car latched 3 safety fault(s), re-armed each time "
+        "(first: inference took 102 ms, bound 67 ms)"
+    ) in table
+    assert "ours: the car latched" not in table

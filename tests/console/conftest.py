@@ -195,7 +195,9 @@ def log_in(client: FlaskClient) -> str:
     page = client.get("/")
     token = CSRF_META.search(page.get_data(as_text=True)).group(1)
     response = client.post("/login", data={"password": PASSWORD}, headers={"X-CSRFToken": token})
-    assert response.status_code == 303, response.get_data(as_text=True)
+    assert response.status_code == 200, response.get_data(as_text=True)
+    assert response.json == {"redirect": "/home"}
+    assert client.get_cookie("deepracer_token") is not None  # the JS-readable marker
     return token
 
 

@@ -288,3 +288,30 @@ def test_each_drive_step_reaches_the_console_as_one_record(
     row = table.rows()[last["action"]]
     assert last["pulses"]["steering"] == row["steer_ns"]  # what the outputs held
     assert api("GET", "/api/v1/steps?n=0").status_code == 400
+
+
+def test_a_calibration_refused_while_driving_changes_nothing(
+    api: Api, service: VehicleService, settings: Settings
+) -> None:
+    """The drive refuses a new mapping while driving; the file and the GET keep the old one
+    (issue 13, item 7: it used to be written anyway and take effect at the next start)."""
+    before_file = (
+        settings.calibration_path.read_bytes() if settings.calibration_path.exists() else None
+    )
+    before = api("GET", "/api/v1/calibration").json["calibration"]
+    assert api("PUT", "/api/v1/mode", json={"mode": "manual"}).json["success"]
+    assert api("POST", "/api/v1/start").json["success"]
+    changed = json.loads(json.dumps(before))
+    changed["steering"]["mid_ns"] += 10_000
+    refused = api("PUT", "/api/v1/calibration", json=changed)
+    assert refused.status_code == 400 and "stop driving" in refused.json["reason"]
+    deepracer = api(
+        "PUT", "/api/set_calibration/angle", json={"min": -30, "mid": 5, "max": 30, "polarity": 1}
+    )
+    assert deepracer.status_code == 200 and deepracer.json["success"] is False
+    assert api("GET", "/api/v1/calibration").json["calibration"] == before
+    after_file = (
+        settings.calibration_path.read_bytes() if settings.calibration_path.exists() else None
+    )
+    assert after_file == before_file
+    assert service.status()["state"] == "manual"

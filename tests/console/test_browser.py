@@ -175,6 +175,8 @@ def test_calibrate_steering_centre(open_page, service: VehicleService, pwm: Mock
     sync_api.expect(page.locator("#steering-mid_ns")).to_have_value("1450")
     page.click("#enter")
     eventually(lambda: service.status()["state"] == "calibrating", "calibration mode")
+    # The page reloads the calibration after entering: edit only once that has landed.
+    page.wait_for_load_state("networkidle")
     centre = page.locator("[data-channel=steering] [data-key=mid_ns]")
     centre.locator("button.step[data-step='5']").click()
     eventually(lambda: pwm.current["steering"] == 1_455_000, "the preview pulse")
@@ -290,12 +292,11 @@ class TestWithTheBundledModel:
 
 # The community console's calls, made from a page of ours the way its code makes them: axios
 # with the page's CSRF meta token in a header on every POST/PUT, JSON bodies, relative URLs.
-# (It sends the token as X-CSRF-Token; the spelling lands with the login contract.)
 COMMUNITY_API = """
 () => {
   const token = document.querySelector('meta[name="csrf-token"]').content;
   const call = async (method, path, body) => {
-    const init = {method, headers: {"X-CSRFToken": token}, credentials: "same-origin"};
+    const init = {method, headers: {"X-CSRF-Token": token}, credentials: "same-origin"};
     if (body instanceof FormData) init.body = body;
     else if (body !== undefined) {
       init.body = JSON.stringify(body);

@@ -285,7 +285,7 @@ CASES: dict[str, Case] = {
     "load model": Case("PUT", "/api/models/dr/model", before=installed("dr"), after=lambda t: t.service.status()["model"] == "dr" or pytest.fail("not loaded")),
     "load model kept name": Case("POST", "/api/models/My model (1)/model", before=installed("My model (1)")),
     "load missing model": Case("PUT", "/api/models/nothere/model", expect=refused(mentioning("nothere"))),
-    "load while driving": Case("PUT", "/api/models/dr/model", expect=refused(mentioning("stop the car")), before=lambda t: (installed("dr")(t), start_manual(t))),
+    "load while driving": Case("PUT", "/api/models/dr/model", before=lambda t: (installed("dr")(t), start_manual(t)), after=lambda t: (t.service.status()["model"], t.service.status()["state"]) == ("dr", "manual") or pytest.fail("not loaded while driving")),
     "isModelLoading loaded": Case("GET", "/api/isModelLoading", expect={"success": True, "isModelLoading": "loaded"}, before=loaded("dr")),
     "is_model_installed": Case("GET", "/api/is_model_installed?filename=dr", expect={"success": True, "message": "Model is installed"}, before=installed("dr")),
     "is_model_installed no": Case("GET", "/api/is_model_installed?filename=zzz", expect={"success": False, "message": "Model is not installed"}),

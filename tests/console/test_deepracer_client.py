@@ -1,7 +1,9 @@
 """A client written the way the community's scripts drive a DeepRacer (deepracer-vehicle-api,
 awsdeepracer_control and their kin), against the real server over HTTPS: one cookie session,
 the CSRF token from ``GET /``'s meta tag, a form login with redirects off, then JSON with the
-token in ``X-CSRFToken``; any answer but 200 is an error to such a script.
+token in ``X-CSRF-Token`` (the community console's spelling); URLs built as
+``"https://car/" + "/login"``, so every path starts with ``//`` (nginx merges the slashes on
+the car, our front does here); any answer but 200 is an error to such a script.
 """
 
 from __future__ import annotations
@@ -24,9 +26,9 @@ from webconsole.server import ConsoleHandle
 
 from .conftest import CSRF_META, PASSWORD, bundle_tar
 
-# The car answers a good login 200 (scripts accept 200 or 302); ours answers 303 until the
-# login contract (issue 14, item 2) lands.
-LOGIN_STATUSES = (200, 302, 303)
+# The car answers a good login 200 {"redirect": "/home"}; scripts accept 200 or 302.
+LOGIN_STATUSES = (200, 302)
+CSRF_HEADER = "X-CSRF-Token"
 
 
 class ScriptError(RuntimeError):
@@ -52,7 +54,7 @@ class CommunityScript:
         sent = {"Referer": self.referer, **(headers or {})}
         if self.cookies:
             sent["Cookie"] = "; ".join(f"{k}={v}" for k, v in self.cookies.items())
-        connection.request(method, path, body=body, headers=sent)
+        connection.request(method, "/" + path, body=body, headers=sent)  # base URL + "/path"
         response = connection.getresponse()
         for header in response.headers.get_all("Set-Cookie") or []:
             for name, morsel in SimpleCookie(header).items():
@@ -70,15 +72,17 @@ class CommunityScript:
             "POST",
             "/login",
             form,
-            {"Content-Type": "application/x-www-form-urlencoded", "X-CSRFToken": self.csrf},
+            {"Content-Type": "application/x-www-form-urlencoded", CSRF_HEADER: self.csrf},
         )
-        response.read()
-        if response.status not in LOGIN_STATUSES:
-            raise ScriptError(f"login failed: {response.status}")
+        answer = response.read()
+        if response.status not in LOGIN_STATUSES or answer == b"failure":
+            raise ScriptError(f"login failed: {response.status} {answer[:40]!r}")
+        if "deepracer_token" not in self.cookies:
+            raise ScriptError("login answered without the deepracer_token cookie")
 
     def call(self, method: str, path: str, payload: dict | None = None):
         body = None if payload is None else json.dumps(payload).encode()
-        headers = {"Content-Type": "application/json", "X-CSRFToken": self.csrf}
+        headers = {"Content-Type": "application/json", CSRF_HEADER: self.csrf}
         response = self.send(method, path, body, headers)
         data = response.read()
         if response.status != 200:
@@ -97,7 +101,7 @@ class CommunityScript:
         )
         headers = {
             "Content-Type": f"multipart/form-data; boundary={boundary}",
-            "X-CSRFToken": self.csrf,
+            CSRF_HEADER: self.csrf,
         }
         response = self.send("PUT", path, body, headers)
         answer = response.read()

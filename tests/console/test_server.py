@@ -1,4 +1,4 @@
-"""The console over a real socket: cheroot, HTTPS with the self-signed certificate, and a
+"""The console over a real socket: the front, HTTPS with the self-signed certificate, and a
 client shaped like DeepRacer's tools (csrf meta from GET /, form login, JSON routes)."""
 
 from __future__ import annotations
@@ -62,9 +62,13 @@ def test_deepracer_client_over_https(
     assert console.url.startswith("https://127.0.0.1:")
     context = ssl.create_default_context(cafile=str(console.certificate.cert))
     client = DeepRacerClient(console.url, context)
-    assert 'id="joystick"' in client.login(PASSWORD)  # redirected to the drive page
-    secure = [cookie.secure for cookie in client.jar]
-    assert secure == [True]
+    assert json.loads(client.login(PASSWORD)) == {"redirect": "/home"}  # DeepRacer's answer
+    assert 'id="joystick"' in client.open("GET", "/home").read().decode()
+    cookies = {cookie.name: cookie for cookie in client.jar}
+    assert set(cookies) == {"vehicle_session", "deepracer_token"}
+    assert all(cookie.secure for cookie in cookies.values())
+    assert cookies["vehicle_session"].has_nonstandard_attr("HttpOnly")
+    assert not cookies["deepracer_token"].has_nonstandard_attr("HttpOnly")
 
     assert client.json("PUT", "/api/drive_mode", {"drive_mode": "manual"}) == {"success": True}
     assert client.json("PUT", "/api/max_nav_throttle", {"throttle": 50})["success"]
@@ -118,6 +122,10 @@ def test_a_busy_port_is_a_clear_error(service: VehicleService, settings: Setting
             start_console(service, settings, host="127.0.0.1", port=port)
     with pytest.raises(ConsoleError, match="port"):
         start_console(service, replace(settings), host="127.0.0.1", port=70000)
+    limits = replace(settings.console.limits, header_timeout_s=0)
+    broken = replace(settings, console=replace(settings.console, limits=limits))
+    with pytest.raises(ConsoleError, match="header_timeout_s must be positive"):
+        start_console(service, broken, host="127.0.0.1", port=0)
 
 
 def test_a_generated_password_reaches_stderr_once_and_never_the_console(
@@ -137,7 +145,7 @@ def test_a_generated_password_reaches_stderr_once_and_never_the_console(
         assert len(shown) == 1, err
         password = shown[0]
         client = DeepRacerClient(handle.url, None)
-        assert 'id="joystick"' in client.login(password)  # what the operator saw works
+        assert json.loads(client.login(password)) == {"redirect": "/home"}  # it works
         served = client.json("GET", "/api/v1/logs?n=500")["lines"]
         assert any("console serving at" in line for line in served)  # the log is served...
         assert not [line for line in served if password in line]  # ...without the password

@@ -15,6 +15,7 @@ from vehicle.service.facade import VehicleService
 from vehicle.service.viewers import MAX_SCALED_VIEWS
 from webconsole.context import ConsoleContext
 from webconsole.ratelimit import LoginRateLimiter
+from webconsole.sessions import SessionRegistry
 from webconsole.stream import BOUNDARY, mjpeg_parts
 
 from .conftest import Api, FakeClock
@@ -152,7 +153,12 @@ def test_each_viewer_is_rate_limited(service: VehicleService) -> None:
     clock = FakeClock()
     stopping = FakeTimeEvent(clock)
     ctx = ConsoleContext(
-        service, ConsoleSettings(viewer_max_fps=4.0), "", LoginRateLimiter(1), stopping
+        service,
+        ConsoleSettings(viewer_max_fps=4.0),
+        password_hash=lambda: "",
+        limiter=LoginRateLimiter(1),
+        sessions=SessionRegistry(60.0),
+        stopping=stopping,
     )
     parts = mjpeg_parts(ctx, overlay=False, clock=clock)
     next(parts)

@@ -13,6 +13,7 @@ import subprocess
 import tarfile
 import threading
 import time
+import urllib.error
 
 from vehicle.bench.network import build_shallow_bundle
 from vehicle.config import LinkSettings
@@ -204,3 +205,60 @@ def test_the_systemd_arrangement_a_console_started_on_its_own(tmp_path) -> None:
             if process.poll() is None:
                 process.kill()
                 process.wait()
+
+
+def test_a_hostile_tar_header_upload_cannot_hold_the_car(car, tmp_path) -> None:
+    """CVE-2024-6232's PAX header (64 KiB of digits) held a one-process car's GIL 7-11 s.
+    Now the archive is looked at in a worker process (and refused by its header size
+    before tarfile parses it): the drive loop keeps its pace, the console answers, and a
+    camera stop during the upload still gives neutral within two periods."""
+    from ..console.attacks.test_bombs import bomb, pax_record
+
+    car.drive_autonomously()
+    archive = bomb(
+        tmp_path / "cve.tar.gz", b"x", 64 * 1024, pax_record(b"comment", 64 * 1024, b"1")
+    )
+    boundary = "vehicleboundary"
+    body = (
+        (
+            f'--{boundary}\r\nContent-Disposition: form-data; name="file"; '
+            f'filename="cve.tar.gz"\r\nContent-Type: application/gzip\r\n\r\n'
+        ).encode()
+        + archive.read_bytes()
+        + f"\r\n--{boundary}--\r\n".encode()
+    )
+    headers = {
+        "X-CSRFToken": car.console.csrf,
+        "Content-Type": f"multipart/form-data; boundary={boundary}",
+    }
+    answers: list[object] = []
+
+    def upload() -> None:
+        try:
+            answers.append(car.console.open("POST", "/api/v1/models", body, headers, 60).read())
+        except urllib.error.HTTPError as exc:  # a 4xx answer is the expected refusal
+            answers.append(exc.read())
+
+    started = time.monotonic()
+    uploader = threading.Thread(target=upload)
+    uploader.start()
+    uploader.join(60)
+    answered = time.monotonic()
+    assert answers and b"PAX header" in answers[0], answers
+    during = car.watch.between(started, answered)
+    print(
+        f"\nhostile tar upload: refused in {answered - started:.2f} s; "
+        f"{len(during)} throttle writes meanwhile, worst gap {max(gaps(during)) * 1e3:.0f} ms"
+    )
+    assert max(gaps(during)) <= 2 * PERIOD_S
+    assert car.console.status()["state"] == "autonomous"  # nothing stopped the car
+    uploader = threading.Thread(target=upload)
+    uploader.start()
+    time.sleep(0.05)
+    camera_stopped = time.monotonic()
+    for frame in car.frames.iterdir():
+        frame.unlink()
+    waited = car.watch.first_neutral_after(camera_stopped) - camera_stopped
+    uploader.join(60)
+    print(f"camera stop during a hostile upload: neutral {waited * 1e3:.0f} ms after")
+    assert waited <= 2 * PERIOD_S

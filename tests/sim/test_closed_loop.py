@@ -79,6 +79,20 @@ def test_cli_headless_json(tmp_path, capsys) -> None:
     assert result["track"] == "reinvent_base" and result["completed_laps"] == 1
 
 
+def test_a_route_that_is_not_a_loop_is_one_clean_run(tmp_path, capsys) -> None:
+    args = ["--data-dir", str(tmp_path), "sim", "--track", "Straight_track", "--headless"]
+    assert main([*args, "--laps", "3", "--json"]) == 0
+    result = json.loads(capsys.readouterr().out)
+    assert result["completed_laps"] == 1 and len(result["laps"]) == 1
+    assert result["off_track"] == 0 and result["laps"][0]["off_track"] == 0
+    assert result["progress"] == 100.0
+    assert main([*args, "--laps", "3"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0].startswith("run 1: ")
+    assert lines[-1].startswith("Straight_track: 1 of 1 runs (not a loop")
+    assert "off track 0," in lines[-1]
+
+
 @pytest.mark.parametrize(
     "extra",
     [

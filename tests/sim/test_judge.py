@@ -105,6 +105,21 @@ def test_a_non_loop_track_ends_once(strip) -> None:
     assert judge.progress == 100.0
 
 
+def test_leaving_the_road_past_the_finish_of_a_route_is_not_off_track(strip) -> None:
+    car = car_at(strip, strip.length - 0.5)
+    judge = Judge(strip, car, 0.0)
+    car.state.x = strip.length + 1.0  # one long step carries the car past the end of the road
+    assert not strip.on_road(car.wheels()).any()
+    assert not judge.observe(0.5)
+    assert judge.result(3) == {
+        "track": "strip",
+        "laps": [{"lap": 1, "time_s": 0.5, "off_track": 0}],
+        "completed_laps": 1,
+        "off_track": 0,
+        "progress": 100.0,
+    }
+
+
 def test_run_progress_counts_finished_laps_and_reaches_100(reinvent) -> None:
     car = car_at(reinvent, 0.0)
     judge = Judge(reinvent, car, 0.0)

@@ -80,6 +80,16 @@ def test_above_the_horizon_is_background_not_floor(strip_view) -> None:
     assert frame[: int(Camera().horizon_row) - 1].min() >= 120
 
 
+def test_the_road_runs_on_past_the_finish_of_a_route(strip) -> None:
+    """At the finish line of a route that is not a loop the camera sees road ahead, not the
+    end of the world (a model would swerve from it before finishing)."""
+    renderer = Renderer(strip)
+    frame = renderer.render(strip.length - 0.2, 0.0, 0.0)
+    for ahead in (0.8, 1.5, 2.5):
+        u, v = pixel_of(renderer.camera, ahead, -0.2)
+        assert 47 <= frame[v, u] <= 63
+
+
 def test_turning_the_car_moves_the_road(strip) -> None:
     renderer = Renderer(strip)
     straight = renderer.render(2.0, 0.0, 0.0).copy()

@@ -42,6 +42,17 @@ def test_straight_track_is_not_a_loop() -> None:
     assert not load_track("Straight_track").loop
 
 
+def test_extended_continues_a_route_past_its_end_and_keeps_a_loop(strip, reinvent) -> None:
+    longer = strip.extended(3.0)
+    assert not longer.loop and longer.length == pytest.approx(strip.length + 3.0)
+    x, y, heading = longer.pose_at(longer.length)
+    assert (x, y, heading) == pytest.approx((strip.length + 3.0, 0.0, 0.0))
+    assert longer.width == pytest.approx(strip.width)
+    assert longer.on_road(np.array([[strip.length + 2.9, 0.3]])).all()
+    assert not strip.on_road(np.array([[strip.length + 0.5, 0.0]])).any()
+    assert reinvent.extended(3.0) is reinvent
+
+
 def _save(tmp_path, array) -> str:
     path = tmp_path / "bad.npy"
     np.save(path, array)

@@ -1,7 +1,9 @@
 """One timed window over a running loop: what it cost and what came out of the PWM.
 
-A loop under test starts in its own threads, warms up, and is then watched for a fixed
-wall-clock window; pulses and CPU time outside the window are not counted.
+A loop under test starts in its own threads, warms up, and is then watched for a
+wall-clock window; pulses and CPU time outside the window are not counted. The window lasts
+``duration_s``, longer when a slow machine has not produced ``MIN_WINDOW_STEPS`` steps by
+then (up to ``MAX_EXTENSION`` times as long), so every figure rests on enough samples.
 """
 
 from __future__ import annotations
@@ -15,6 +17,9 @@ import numpy as np
 from vehicle.bench.machine import CpuMeter, rss_mb
 from vehicle.bench.probe import PulseProbe
 from vehicle.bench.stats import BenchError, jitter_summary, latency_summary, rate_hz
+
+MIN_WINDOW_STEPS = 30
+MAX_EXTENSION = 3.0  # a window may grow to this many times its duration (plus the duration)
 
 
 class LoopUnderTest(Protocol):
@@ -48,24 +53,34 @@ class Window:
 
 
 def watch(loop: LoopUnderTest, *, warmup_s: float, duration_s: float) -> Window:
-    """Start ``loop``, skip ``warmup_s``, record ``duration_s``, stop it (always)."""
+    """Start ``loop``, skip ``warmup_s``, record ``duration_s`` (or until ``MIN_WINDOW_STEPS``
+    steps, within the extension), stop it (always, even when starting it failed half-way)."""
     if not duration_s > 0 or warmup_s < 0:
         raise BenchError(f"bad window: warm-up {warmup_s!r} s, duration {duration_s!r} s")
     probe = loop.probe
     cpu = CpuMeter()
-    loop.start()
     try:
+        loop.start()
         time.sleep(warmup_s)
         first, missing = len(probe.pulse_times), probe.steps_without_pulse
         dropped = loop.frames_dropped()
         cpu.start()
+        started = time.monotonic()
         time.sleep(duration_s)
+        give_up = started + duration_s * (1.0 + MAX_EXTENSION)
+        while len(probe.pulse_times) - first < MIN_WINDOW_STEPS and time.monotonic() < give_up:
+            time.sleep(min(0.05, duration_s))
         cpu.stop()
+        elapsed = time.monotonic() - started
         last = len(probe.pulse_times)
         end_dropped = loop.frames_dropped()
         memory = rss_mb()
     finally:
         loop.stop()
+    if last - first < 2:
+        raise BenchError(
+            f"the loop wrote {last - first} pulses in {elapsed:.1f} s: nothing to measure"
+        )
     return Window(
         latencies_s=probe.latencies_s[first:last],
         pulse_times=probe.pulse_times[first:last],

@@ -1,6 +1,14 @@
 """Our stack as the car runs it: the drive core (drive loop, governor, watchdog) in this
 process, on a mock PWM we listen to; optionally the service process beside it, started as
-the car starts it (``ConsoleChild``, the real ``vehicle console``), with console viewers."""
+the car starts it (``ConsoleChild``, the real ``vehicle console``), with console viewers.
+
+The car is armed only once everything it is measured with is up: starting a Python process
+(the console, the viewers) takes seconds of CPU, and on a slow machine a step starved by it
+latched a fault before the window began. A fault that still latches (the governor's bounds
+are the car's: on a slow or busy machine a step can miss them) is recorded and the car is
+re-armed at once, as an operator would, so the window keeps its samples and the report says
+how often the car would have stopped.
+"""
 
 from __future__ import annotations
 
@@ -27,6 +35,7 @@ from vehicle.core.drive import StepResult
 from vehicle.core.link import DriveLink
 from vehicle.core.model import open_model
 from vehicle.core.pwm.mock import MockPwm
+from vehicle.core.safety import GovernorState
 from vehicle.core.supervisor import ConsoleChild
 
 ATTACH_TIMEOUT_S = 60.0
@@ -75,10 +84,11 @@ class OursLoop:
         self.viewer_count = viewers
         self.probe = PulseProbe()
         self.viewers: Viewers | None = None
-        self.fault: str | None = None
+        self.faults: list[str] = []  # every fault the governor latched (each one re-armed)
         self._stack = contextlib.ExitStack()
         self._stop = threading.Event()
         self._car: DriveCore | None = None
+        self._armed = False
         self._slot = TakeTimingSlot()
 
     def _on_step(self, result: StepResult) -> None:
@@ -86,6 +96,17 @@ class OursLoop:
         self.probe.step_done(
             result.t_capture, wake=taken - result.t_capture, inference=result.inference_s
         )
+        self._rearm_after_fault()
+
+    def _rearm_after_fault(self) -> None:
+        """Note a latched fault and drive on (after the step's pulse was taken)."""
+        car = self._car
+        if car is None or not self._armed:
+            return
+        status = car.governor.status()
+        if status.state is GovernorState.FAULT:
+            self.faults.append(status.fault_reason or "fault")
+            car.start()
 
     def start(self) -> None:
         stack = self._stack
@@ -105,7 +126,6 @@ class OursLoop:
         stack.callback(car.close)
         self._car = car
         car.start_background()
-        car.start()
         loop = threading.Thread(
             target=car.run,
             kwargs={"stop": self._stop, "stop_when_source_ends": False, "on_step": self._on_step},
@@ -116,6 +136,8 @@ class OursLoop:
         stack.callback(self._stop.set)
         if self.with_service:
             self._start_service(settings, car)
+        car.start()  # last: a loop starved while processes start is not what is measured
+        self._armed = True
 
     def _start_service(self, settings: Settings, car: DriveCore) -> None:
         """The service process as ``vehicle drive --console`` starts it."""
@@ -127,7 +149,11 @@ class OursLoop:
         port = free_port()
         link = DriveLink(car, settings.link, model_roots=(settings.data_dir,))
         link.start()
-        command = [sys.executable, "-m", "vehicle", "--data-dir", str(settings.data_dir)]
+        config = settings.data_dir / "bench-console.toml"  # room for every viewer asked for
+        viewers = max(self.viewer_count, settings.console.limits.max_viewers)
+        config.write_text(f"[console.limits]\nmax_viewers = {viewers}\n")
+        command = [sys.executable, "-m", "vehicle", "--config", str(config)]
+        command += ["--data-dir", str(settings.data_dir)]
         command += ["console", "--host", "127.0.0.1", "--port", str(port)]
         child = ConsoleChild(link, command)
         child.start()
@@ -147,6 +173,9 @@ class OursLoop:
         return None if self._car is None else self._car.slot.dropped
 
     def stop(self) -> None:
-        if self._car is not None:
-            self.fault = self._car.governor.status().fault_reason
-        self._stack.close()
+        armed, self._armed = self._armed, False  # the drive thread re-arms no more
+        self._stack.close()  # joins the drive thread before closing the car
+        if armed and self._car is not None:
+            status = self._car.governor.status()
+            if status.state is GovernorState.FAULT:  # latched after the last step
+                self.faults.append(status.fault_reason or "fault")

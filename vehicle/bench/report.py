@@ -42,8 +42,28 @@ def _heading(name: str, result: dict[str, Any]) -> str:
     return name
 
 
+INTERLEAVED = "service_cost"  # not a loop of its own: a line of differences, not a column
+MODEL_OPEN = "model_open"  # likewise: one line
+
+
+def _interleaved_line(result: dict[str, Any]) -> str:
+    medians = result["medians_ms"]
+    parts = [
+        f"{name} p50 {figures['p50']:.3g} / p99 {figures['p99']:.3g} ms"
+        for name, figures in medians.items()
+    ]
+    return (
+        f"{INTERLEAVED} ({result['rounds']} interleaved rounds of {result['window_s']:g} s): "
+        + "; ".join(parts)
+    )
+
+
 def format_table(report: dict[str, Any], configurations: tuple[str, ...]) -> str:
-    columns = [(name, report[name]) for name in configurations if name in report]
+    columns = [
+        (name, report[name])
+        for name in configurations
+        if name in report and name not in (INTERLEAVED, MODEL_OPEN)
+    ]
     header = ["", *(_heading(name, result) for name, result in columns)]
     rows = [header] + [[label, *(_cell(r, path) for _, r in columns)] for label, path in ROWS]
     widths = [max(len(row[i]) for row in rows) for i in range(len(header))]
@@ -53,6 +73,28 @@ def format_table(report: dict[str, Any], configurations: tuple[str, ...]) -> str
             lines.append(f"{name}: not measured: {result['error']}")
         elif name == "donkeycar":
             lines.append(f"donkeycar: {result['implementation']}")
+        if result.get("faults"):
+            faults = result["faults"]
+            lines.append(
+                f"{name}: the car latched {len(faults)} safety fault(s), re-armed each time "
+                f"(first: {faults[0]})"
+            )
+    interleaved = report.get(INTERLEAVED)
+    if interleaved is not None:
+        if "error" in interleaved:
+            lines.append(f"{INTERLEAVED}: not measured: {interleaved['error']}")
+        else:
+            lines.append(_interleaved_line(interleaved))
+    opening = report.get(MODEL_OPEN)
+    if opening is not None:
+        lines.append(
+            f"{MODEL_OPEN}: not measured: {opening['error']}"
+            if "error" in opening
+            else f"{MODEL_OPEN}: opening the model took {opening['open_ms']:g} ms while driving; "
+            f"worst pulse interval {opening['worst_interval_while_opening_ms']:g} ms "
+            f"(quiet: {opening['worst_interval_quiet_ms']:g} ms), a stall of "
+            f"{opening['stall_periods']:g} periods"
+        )
     machine = report.get("machine", {})
     lines.append(
         f"machine: {machine.get('cpu')}, {machine.get('cores')} cores, "

@@ -30,8 +30,10 @@ from vehicle.model.synthetic import parameter_count
 from vehicle.model.worker import prepare_in_worker
 
 # ours_alone: the drive process with nothing attached (the one-process figure);
-# ours: with the service process attached, as the car runs; ours_viewers: and viewers.
-CONFIGURATIONS = ("ours_alone", "ours", "ours_viewers", "donkeycar")
+# ours: with the service process attached, as the car runs; ours_viewers: and viewers;
+# service_cost: the three, in interleaved short windows, for their differences;
+# model_open: how long opening a model stalls the loop while driving.
+CONFIGURATIONS = ("ours_alone", "ours", "ours_viewers", "donkeycar", "service_cost", "model_open")
 FAST_CAMERA_FACTOR = 3.0  # the "faster than the loop" camera runs at this many x 1/floor
 MAX_CAMERA_HZ = 20_000.0
 UNPACED_HZ = 1_000_000.0  # DonkeyCar's rate_hz for "no sleep at all"
@@ -75,6 +77,21 @@ def run_configuration(name: str, bundle: Path, options: BenchOptions) -> dict[st
     """Floor, then a paced window and a flat-out window of one configuration's loop."""
     from vehicle.bench.donkey import DonkeyLoop, donkeycar_vehicle
     from vehicle.bench.ours import OursLoop
+
+    if name == "model_open":
+        from vehicle.bench.model_open import measure_model_open
+
+        return measure_model_open(bundle, rate_hz=options.rate_hz, warmup_s=options.warmup_s)
+    if name == "service_cost":
+        from vehicle.bench.service_cost import measure_service_cost
+
+        return measure_service_cost(
+            bundle,
+            rate_hz=options.rate_hz,
+            duration_s=options.duration_s,
+            warmup_s=options.warmup_s,
+            viewers=options.viewers,
+        )
 
     image = camera_image()
     model = load_bundle(bundle)
@@ -121,8 +138,8 @@ def run_configuration(name: str, bundle: Path, options: BenchOptions) -> dict[st
     result.update(summarize(paced, fast, target_hz=options.rate_hz))
     result["latency_over_floor"] = over(result["latency_ms"], floor["p50"])
     result["latency_over_paced_floor"] = over(result["latency_ms"], paced_floor["p50"])
-    faults = [loop.fault for loop in loops if getattr(loop, "fault", None)]
-    if faults:  # a latched safety fault stops the pulses: the figures need this context
+    faults = [fault for loop in loops for fault in getattr(loop, "faults", ())]
+    if faults:  # each latched safety fault was re-armed: the figures need this context
         result["faults"] = faults
     viewers_seen = [loop.viewers.frames for loop in loops if getattr(loop, "viewers", None)]
     if viewers_seen:

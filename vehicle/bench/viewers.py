@@ -51,17 +51,17 @@ def login(host: str, port: int, password: str) -> str:
         token = _CSRF.search(body)
         if token is None:
             raise BenchError(f"console GET / gave no csrf-token meta tag (HTTP {page.status})")
-        form = urllib.parse.urlencode({"password": password, "csrf_token": token[1].decode()})
+        form = urllib.parse.urlencode({"password": password})
         cookie = "; ".join(f"{k}={v}" for k, v in jar.items())
         headers = {
             "Content-Type": "application/x-www-form-urlencoded",
-            "Accept": "application/json",
+            "X-CSRFToken": token[1].decode(),
             "Cookie": cookie,
         }
         conn.request("POST", "/login", body=form, headers=headers)
         answer = conn.getresponse()
-        answer.read()
-        if answer.status != 200:
+        answer_body = answer.read()
+        if answer.status != 200 or answer_body == b"failure":
             raise BenchError(f"console login failed with HTTP {answer.status}")
         _cookie(answer, jar)
     finally:

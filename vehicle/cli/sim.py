@@ -82,13 +82,22 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
     if args.json:
         print(json.dumps(result))
     else:
-        for lap in result["laps"]:
-            print(f"lap {lap['lap']}: {lap['time_s']:.2f} s, off track {lap['off_track']}")
-        print(
-            f"{result['track']}: {result['completed_laps']} of {args.laps} laps, off track "
-            f"{result['off_track']}, progress {result['progress']:.1f} %"
-        )
+        _print_result(result, track, args.laps)
     return 0
+
+
+def _print_result(result: dict, track: Track, laps: int) -> None:
+    """One line per lap, then the summary; a route that is not a loop is one run."""
+    from vehicle.sim.judge import laps_to_drive
+
+    unit = "lap" if track.loop else "run"
+    for lap in result["laps"]:
+        print(f"{unit} {lap['lap']}: {lap['time_s']:.2f} s, off track {lap['off_track']}")
+    note = "" if track.loop else " (not a loop: one run from start to finish line)"
+    print(
+        f"{result['track']}: {result['completed_laps']} of {laps_to_drive(track, laps)} "
+        f"{unit}s{note}, off track {result['off_track']}, progress {result['progress']:.1f} %"
+    )
 
 
 def _headless(
@@ -124,7 +133,7 @@ def _realtime(
     stop = threading.Event()
     install_signal_handlers(stop)
     car, backend = build_core(settings, model, time.monotonic, throttle_limit=limit, lockstep=False)
-    status = _StatusLine(args.laps)
+    status = _StatusLine(track, args.laps)
     try:
         sim = Simulation(track, car, backend, time.monotonic)
         car.start_background()
@@ -140,8 +149,11 @@ def _realtime(
 class _StatusLine:
     """Lap, progress, off-track count, speed and governor state."""
 
-    def __init__(self, laps: int, stream: TextIO | None = None) -> None:
-        self.laps = laps
+    def __init__(self, track: Track, laps: int, stream: TextIO | None = None) -> None:
+        from vehicle.sim.judge import laps_to_drive
+
+        self.laps = laps_to_drive(track, laps)
+        self.unit = "lap" if track.loop else "run"
         self.line = LiveLine(stream)
 
     def __call__(self, sim: Simulation) -> None:
@@ -150,7 +162,7 @@ class _StatusLine:
         status = sim.core.status()
         judge = sim.judge
         self.line.show(
-            f"lap {min(len(judge.laps) + 1, self.laps)}/{self.laps}  "
+            f"{self.unit} {min(len(judge.laps) + 1, self.laps)}/{self.laps}  "
             f"progress {judge.progress:5.1f} %  off track {judge.off_track}  "
             f"speed {sim.car.state.speed:4.2f} m/s  {status['state']}  "
             f"{status['loop_hz']:4.1f} Hz",

@@ -17,6 +17,11 @@ from vehicle.sim.track import Track
 FRONT_POINT_M = 0.14
 
 
+def laps_to_drive(track: Track, laps: int) -> int:
+    """Laps a run of ``laps`` asks for: a route that is not a loop is driven once (one run)."""
+    return laps if track.loop else 1
+
+
 @dataclass(frozen=True)
 class Lap:
     lap: int
@@ -63,6 +68,8 @@ class Judge:
                 self._finish_lap(t)
         elif not self.laps and s >= self.track.length - 1e-6:
             self._finish_lap(t)
+        if self.laps and not self.track.loop:
+            return False  # past the finish line the run is over: nothing left to judge
         if self.track.on_road(self.car.wheels()).any():
             return False
         self.off_track += 1
@@ -87,7 +94,7 @@ class Judge:
     def run_progress(self, laps_wanted: int) -> float:
         """Percent of the whole run (``laps_wanted`` laps; one pass of a non-loop route):
         100.0 once every lap is done, else the finished laps plus the current one's share."""
-        wanted = laps_wanted if self.track.loop else 1
+        wanted = laps_to_drive(self.track, laps_wanted)
         if len(self.laps) >= wanted:
             return 100.0
         return 100.0 * (len(self.laps) + self.progress / 100.0) / wanted

@@ -22,6 +22,9 @@ LINE_LUMA = 208  # white tape reads ~193-223
 DASH_M = 0.15  # centre-line dash and gap length
 TEXTURE_M_PER_PX = 0.01
 MAX_RANGE_M = 12.0  # beyond this the floor is one blur: painted as the far field
+# A route that is not a loop ends at its finish line, but the road goes on (a run-off), so
+# the camera does not see the world end before the run does; 3 m ahead is near the horizon.
+RUNOFF_M = 3.0
 
 
 class RenderError(ValueError):
@@ -73,7 +76,9 @@ class Camera:
 def paint_track(
     track: Track, margin_m: float = 2.0, seed: int = 0
 ) -> tuple[np.ndarray, tuple[float, float]]:
-    """Top-down gray texture of the track and its (x_min, y_min) origin in metres."""
+    """Top-down gray texture of the track (with its run-off, ``RUNOFF_M``) and its
+    (x_min, y_min) origin in metres."""
+    track = track.extended(RUNOFF_M)
     x0, y0, x1, y1 = track.bounds(margin_m)
     res = TEXTURE_M_PER_PX
     w, h = math.ceil((x1 - x0) / res), math.ceil((y1 - y0) / res)

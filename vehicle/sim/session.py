@@ -23,7 +23,7 @@ from vehicle.core.pwm.sim import SimPwm
 from vehicle.model import ActionSpace, ContinuousActionSpace
 from vehicle.runtime_state import load_runtime_state
 from vehicle.sim.dynamics import Car, CarParams, CarState
-from vehicle.sim.judge import Judge
+from vehicle.sim.judge import Judge, laps_to_drive
 from vehicle.sim.render import Renderer
 from vehicle.sim.track import Track
 
@@ -138,7 +138,7 @@ class Simulation:
 
     def done(self, laps: int) -> bool:
         """``laps`` completed; a track that is not a loop is done when driven once."""
-        return len(self.judge.laps) >= (laps if self.track.loop else 1)
+        return len(self.judge.laps) >= laps_to_drive(self.track, laps)
 
 
 def run_lockstep(sim: Simulation, clock: SimClock, laps: int, max_sim_s: float) -> dict:

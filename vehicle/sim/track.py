@@ -163,6 +163,17 @@ class Track:
         pos = (d1 > 0) | (d2 > 0) | (d3 > 0)
         return np.any(~(neg & pos), axis=1)
 
+    def extended(self, metres: float) -> Track:
+        """This route with its last segment continued ``metres`` past the finish line (a
+        loop is returned as it is): the run-off a camera sees beyond the end of a run."""
+        if self.loop or metres <= 0:
+            return self
+        last = self.centre[-1] - self.centre[-2]
+        shift = np.tile(last / np.linalg.norm(last) * metres, 3)
+        end = np.concatenate([self.centre[-1], self.inner[-1], self.outer[-1]])
+        rows = np.hstack([self.centre, self.inner, self.outer])
+        return Track.from_array(np.vstack([rows, end + shift]), name=self.name)
+
     def bounds(self, margin: float) -> tuple[float, float, float, float]:
         """(x_min, y_min, x_max, y_max) of the borders, grown by ``margin`` metres."""
         pts = np.vstack([self.inner, self.outer])

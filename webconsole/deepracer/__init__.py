@@ -19,6 +19,7 @@ from vehicle.service.client import DriveUnavailable
 from webconsole.context import console
 from webconsole.deepracer import calibration, control, device, models, pages, system
 from webconsole.deepracer.shape import refusal
+from webconsole.uploads import InsufficientStorage
 
 bp = Blueprint("deepracer", __name__)
 for part in (pages, control, models, calibration, device, system):
@@ -33,6 +34,11 @@ def _refused(exc: ValueError) -> Any:
 @bp.errorhandler(DriveUnavailable)
 def _drive_away(exc: DriveUnavailable) -> Any:
     return refusal(f"Unable to reach the drive process: {exc}")
+
+
+@bp.errorhandler(InsufficientStorage)
+def _no_room(exc: InsufficientStorage) -> Any:
+    return refusal(exc.description or "not enough free disk space for this upload")
 
 
 @bp.errorhandler(RequestEntityTooLarge)

@@ -15,7 +15,8 @@ from calibration.model import Channel, ChannelCalibration
 from webconsole import calibration
 from webconsole.context import console
 from webconsole.deepracer.fields import body, whole
-from webconsole.responses import InputError, ok
+from webconsole.policy import changes_state
+from webconsole.responses import InputError, ok, shown
 
 bp = Blueprint("calibration", __name__)
 
@@ -36,12 +37,14 @@ def from_console_units(value: int, channel: Channel) -> int:
 
 def _channel(kind: str) -> Channel:
     if kind not in KINDS:
-        raise InputError(f"calibration type must be angle or throttle, got {kind!r}")
+        raise InputError(f"calibration type must be angle or throttle, got {shown(kind)}")
     return KINDS[kind]
 
 
 @bp.route("/api/set_calibration_mode")
+@changes_state
 def set_calibration_mode() -> Any:
+    """A GET, as DeepRacer defines it, that stops the car: it needs the CSRF token."""
     console().service.enter_calibration()
     return ok()
 
@@ -68,7 +71,7 @@ def set_calibration(cali_type: str) -> Any:
     ]
     polarity = whole(data, "polarity", -1, 1)
     if polarity == 0:
-        raise InputError(f"polarity must be 1 or -1, got {data['polarity']!r}")
+        raise InputError(f"polarity must be 1 or -1, got {shown(data['polarity'])}")
     service = console().service
     updated = ChannelCalibration(*pulses, polarity=polarity)
     service.save_calibration(service.calibration().with_channel(channel, updated))

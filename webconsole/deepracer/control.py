@@ -17,7 +17,7 @@ from flask import Blueprint, jsonify
 from webconsole import drive
 from webconsole.context import console
 from webconsole.deepracer.fields import body, number, text
-from webconsole.responses import InputError, ok
+from webconsole.responses import InputError, ok, shown
 
 bp = Blueprint("control", __name__)
 
@@ -59,7 +59,7 @@ def joystick_to_command(angle: float, throttle: float, max_speed: float) -> tupl
 def drive_mode() -> Any:
     mode = text(body(), "drive_mode")
     if mode not in MODES:
-        raise InputError(f"drive_mode must be manual or auto (autonomous), got {mode!r}")
+        raise InputError(f"drive_mode must be manual or auto (autonomous), got {shown(mode)}")
     console().service.set_mode(MODES[mode])
     return ok()
 
@@ -68,7 +68,7 @@ def drive_mode() -> Any:
 def start_stop() -> Any:
     action = text(body(), "start_stop")
     if action not in ("start", "stop"):
-        raise InputError(f"start_stop must be start or stop, got {action!r}")
+        raise InputError(f"start_stop must be start or stop, got {shown(action)}")
     service = console().service
     service.start() if action == "start" else service.stop()
     return ok()

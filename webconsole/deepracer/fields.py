@@ -12,16 +12,12 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from flask import request
-
-from webconsole.responses import InputError
+from calibration.fields import finite_number
+from webconsole.responses import InputError, json_body, shown
 
 
 def body() -> dict[str, Any]:
-    data = request.get_json(force=True, silent=True)
-    if not isinstance(data, dict):
-        raise InputError("expected a JSON object as the request body")
-    return data
+    return json_body(force=True)
 
 
 def number(data: dict[str, Any], key: str, low: float, high: float) -> float:
@@ -31,16 +27,16 @@ def number(data: dict[str, Any], key: str, low: float, high: float) -> float:
     value = data[key]
     parsed: float | None = None
     if isinstance(value, int | float) and not isinstance(value, bool):
-        parsed = float(value)
+        parsed = float(value) if finite_number(value) else None  # 10**400: no OverflowError
     elif isinstance(value, str):
         try:
             parsed = float(value.strip())
         except ValueError:
             parsed = None
     if parsed is None or not math.isfinite(parsed):
-        raise InputError(f"{key} must be a number, got {value!r}")
+        raise InputError(f"{key} must be a number, got {shown(value)}")
     if not low <= parsed <= high:
-        raise InputError(f"{key} must be between {low:g} and {high:g}, got {value!r}")
+        raise InputError(f"{key} must be between {low:g} and {high:g}, got {shown(value)}")
     return parsed
 
 
@@ -48,7 +44,7 @@ def whole(data: dict[str, Any], key: str, low: int, high: int) -> int:
     """A number truncated toward zero (as the car's ``int()``), within [low, high]."""
     value = math.trunc(number(data, key, -math.inf, math.inf))
     if not low <= value <= high:
-        raise InputError(f"{key} must be between {low} and {high}, got {data[key]!r}")
+        raise InputError(f"{key} must be between {low} and {high}, got {shown(data[key])}")
     return value
 
 
@@ -57,5 +53,5 @@ def text(data: dict[str, Any], key: str) -> str:
     if value is None:
         raise InputError(f"{key} must be set.")
     if not isinstance(value, str):
-        raise InputError(f"{key} must be text, got {value!r}")
+        raise InputError(f"{key} must be text, got {shown(value)}")
     return value

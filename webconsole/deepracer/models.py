@@ -17,8 +17,9 @@ from webconsole.context import console
 from webconsole.deepracer.fields import body
 from webconsole.deepracer.sensors import sensor_status
 from webconsole.deepracer.shape import answers_with_message, refusal
+from webconsole.policy import model_upload
 from webconsole.responses import InputError, ok
-from webconsole.uploads import uploaded_file
+from webconsole.uploads import require_disk_room, uploaded_file
 
 bp = Blueprint("models", __name__)
 
@@ -85,8 +86,10 @@ def uploaded_model_list() -> Any:
 
 
 @bp.route("/api/uploadModels", methods=BOTH)
+@model_upload
 @answers_with_message("Failed to upload & optimize the model")
 def upload_models() -> Any:
+    require_disk_room()
     filename = uploaded_file().filename or ""
     if not filename.lower().endswith(UPLOAD_SUFFIXES):
         return jsonify(success=False, message="Failed to upload the model. Not a .tar.gz file")

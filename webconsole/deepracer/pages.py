@@ -11,14 +11,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, Response, session
+from flask import Blueprint, Response
 
 from webconsole import drive
-from webconsole.auth import public, render_login
+from webconsole.auth import MARKER_COOKIE, end_session, render_login
+from webconsole.policy import ends_own_login, public
 
 bp = Blueprint("pages", __name__)
-
-MARKER_COOKIE = "deepracer_token"
 
 
 @bp.route("/home")
@@ -29,8 +28,9 @@ def home() -> Any:
 
 @bp.route("/logout", methods=["GET"])
 @bp.route("/redirect_login", methods=["GET", "POST"])
+@ends_own_login
 def logout_page() -> Response:
-    session.clear()
+    end_session()
     response = render_login()
     response.delete_cookie(MARKER_COOKIE)
     return response

@@ -82,9 +82,9 @@ def change_password() -> Any:
     ctx = console()
     if os.environ.get(PASSWORD_ENV):
         raise InputError(f"the password is set by {PASSWORD_ENV} for this run; change it there")
-    if not check_password_hash(ctx.password_hash, old):
+    if not check_password_hash(ctx.password_hash(), old):
         raise InputError("The password is incorrect. Provide your current password.")
     path = ctx.service.settings.password_path
     store_password(path, new)
-    ctx.password_hash = read_password_hash(path)
+    ctx.password_hash.replace(read_password_hash(path))
     return ok()

@@ -1,0 +1,71 @@
+"""What the service process costs the drive loop: A/B windows, interleaved, in one process.
+
+The drive process alone, with the service process attached, and with viewers on that
+service: each arrangement gets several short windows, taken in turn (A, B, C, A, B, C, ...),
+so that a machine that speeds up or slows down during the run (other work, thermal limits)
+weighs on every arrangement alike. The figures are the medians of the windows' own p50
+and p99, and their differences from the drive alone.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from vehicle.bench.measure import watch
+from vehicle.bench.ours import OursLoop
+from vehicle.bench.sources import camera_image
+from vehicle.bench.stats import jitter_summary, latency_summary
+
+ROUNDS = 3
+MIN_WINDOW_S = 0.5
+ARRANGEMENTS = ("alone", "service", "viewers")
+
+
+def measure_service_cost(
+    bundle: Path, *, rate_hz: float, duration_s: float, warmup_s: float, viewers: int
+) -> dict[str, Any]:
+    """Interleaved windows of each arrangement; medians and differences in ms."""
+    image = camera_image()
+    window_s = max(MIN_WINDOW_S, duration_s / ROUNDS)
+    names = ARRANGEMENTS if viewers else ARRANGEMENTS[:2]
+    windows: dict[str, list[dict[str, float]]] = {name: [] for name in names}
+    faults: list[str] = []
+    for _ in range(ROUNDS):
+        for name in names:
+            loop = OursLoop(
+                bundle,
+                image,
+                camera_hz=rate_hz,
+                nominal_hz=rate_hz,
+                service=name != "alone",
+                viewers=viewers if name == "viewers" else 0,
+            )
+            window = watch(loop, warmup_s=warmup_s, duration_s=window_s)
+            faults += [f"{name}: {fault}" for fault in loop.faults]
+            latency = latency_summary(window.latencies_s)
+            jitter = jitter_summary(window.pulse_times, 1.0 / rate_hz)
+            windows[name].append(
+                {"p50": latency["p50"], "p99": latency["p99"], "jitter_p99": jitter["p99"]}
+            )
+    medians = {
+        name: {key: round(float(np.median([w[key] for w in runs])), 3) for key in runs[0]}
+        for name, runs in windows.items()
+    }
+    result: dict[str, Any] = {
+        "rounds": ROUNDS,
+        "window_s": window_s,
+        "medians_ms": medians,
+        "windows_ms": windows,
+        "service_minus_alone_p50_ms": round(medians["service"]["p50"] - medians["alone"]["p50"], 3),
+    }
+    if "viewers" in medians:
+        result["viewers"] = viewers
+        result["viewers_minus_service_p50_ms"] = round(
+            medians["viewers"]["p50"] - medians["service"]["p50"], 3
+        )
+    if faults:
+        result["faults"] = faults
+    return result
