@@ -210,7 +210,7 @@ def capture_to_pulse(bundle: Path, duration_s: float) -> dict[str, Any]:
         "latency_ms": latency,
         "latency_over_floor_p50": round(latency["p50"] / floor["p50"], 3),
         "latency_over_paced_floor_p50": round(latency["p50"] / paced["p50"], 3),
-        "fault": loop.fault,
+        "faults": loop.faults,  # latched and re-armed during the window
     }
 
 
