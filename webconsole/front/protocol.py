@@ -334,7 +334,7 @@ class HttpConnection:
             try:
                 await asyncio.wait_for(self.writer.drain(), self.limits.write_timeout_s)
             except TimeoutError:
-                self.writer.transport.abort()  # it reads nothing: nothing more is owed to it
+                abort(self.writer.transport)  # it reads nothing: nothing more is owed to it
                 raise ConnectionError("the client stopped reading") from None
 
     async def _refuse(self, refusal: Refusal) -> None:
@@ -365,7 +365,7 @@ class HttpConnection:
         except (Exception, asyncio.CancelledError):
             pass
         finally:
-            transport.abort()
+            abort(transport)
 
     async def _discard(self, seconds: float, limit: int) -> None:
         deadline = self.loop.time() + seconds
@@ -378,6 +378,13 @@ class HttpConnection:
             if not data:
                 return
             discarded += len(data)
+
+
+def abort(transport: asyncio.BaseTransport) -> None:
+    """Drop a connection now, whatever state it is in: a closing loop raises RuntimeError, and
+    Python 3.11.2's TLS transport raises AttributeError when aborted twice."""
+    with contextlib.suppress(RuntimeError, AttributeError):
+        transport.abort()  # type: ignore[attr-defined]
 
 
 def _origin_form(target: bytes) -> bytes:

@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING
 
 from webconsole.front.connections import ConnectionTable
 from webconsole.front.lanes import Lane
-from webconsole.front.protocol import READ_SIZE, Admit, HttpConnection, Site
+from webconsole.front.protocol import READ_SIZE, Admit, HttpConnection, Site, abort
 from webconsole.front.wsgi import WsgiApp
 
 if TYPE_CHECKING:
@@ -181,10 +181,11 @@ class Front:
             self._tasks.add(task)
         try:
             if self._tls is not None:
+                # In this task, not wait_for's: Python 3.11.2 (Debian 12's) never finishes a
+                # server-side start_tls awaited from another task.
                 timeout = self._limits.tls_handshake_timeout_s
-                await asyncio.wait_for(
-                    writer.start_tls(self._tls, ssl_handshake_timeout=timeout), timeout
-                )
+                async with asyncio.timeout(timeout):
+                    await writer.start_tls(self._tls, ssl_handshake_timeout=timeout)
             await HttpConnection(self._site, reader, writer, tracked).serve()
         except (OSError, ssl.SSLError, TimeoutError, asyncio.CancelledError):
             pass
@@ -192,7 +193,6 @@ class Front:
             log.exception("console connection from %s failed", peer[0])
         finally:
             self.table.remove(tracked)
-            with contextlib.suppress(RuntimeError):  # the loop is closing
-                writer.transport.abort()
+            abort(writer.transport)
             if task is not None:
                 self._tasks.discard(task)
