@@ -245,7 +245,10 @@ def test_a_hostile_tar_header_upload_cannot_hold_the_car(car, tmp_path) -> None:
     uploader.join(60)
     answered = time.monotonic()
     assert answers and b"PAX header" in answers[0], answers
-    during = car.watch.between(started, answered)
+    # The refusal can take less than a period: watch at least half a second around it.
+    watched_until = max(answered, started + 0.5) + 2 * PERIOD_S
+    time.sleep(max(0.0, watched_until - time.monotonic()))
+    during = car.watch.between(started - 2 * PERIOD_S, watched_until)
     print(
         f"\nhostile tar upload: refused in {answered - started:.2f} s; "
         f"{len(during)} throttle writes meanwhile, worst gap {max(gaps(during)) * 1e3:.0f} ms"
