@@ -43,6 +43,7 @@ def test_short_run_writes_designs_json_and_a_table(
     args = ["--data-dir", str(tmp_path / "data"), "bench", "--json", str(out)]
     # 10 Hz: the governor's deadlines (100 ms inference bound) survive a loaded CI machine
     args += ["--duration", "0.6", "--viewers", "1", "--model", str(tiny_bundle), "--rate", "10"]
+    args += ["--warmup", "0.2"]
     assert main(args) == 0
     report = json.loads(out.read_text())
     for name in ("ours", "ours_viewers", "donkeycar"):

@@ -1,9 +1,11 @@
 import json
+from dataclasses import replace
 from pathlib import Path
 
 import onnx
 
 from vehicle.bench.network import build_shallow_bundle, factory_sample_metadata
+from vehicle.config import ModelSettings
 from vehicle.model import load_bundle
 from vehicle.model.synthetic import parameter_count
 
@@ -19,6 +21,7 @@ def test_shallow_bundle_is_deepracer_sized_and_loads(tmp_path: Path) -> None:
     bundle = build_shallow_bundle(tmp_path / "shallow")
     parameters = parameter_count(onnx.load(bundle / "model.onnx"))
     assert 5_700_000 < parameters < 5_900_000
-    loaded = load_bundle(bundle)
+    # fp32 only: the int8 gate's 10,000 frames on this network are tests/model's business.
+    loaded = load_bundle(bundle, limits=replace(ModelSettings(), precision="fp32"))
     assert loaded.metadata.action_space.n_outputs == 15
     assert loaded.policy.layout == "NCHW"  # prepared: NHWC grey is the same bytes

@@ -17,7 +17,12 @@ from vehicle.config import ModelSettings
 from vehicle.core.policy import open_prepared
 from vehicle.core.prepared import PRECISION_OFF
 from vehicle.core.preprocess import Preprocessor
-from vehicle.model.agreement import MAX_FLIP_MARGIN, MIN_FRAMES, judge_reduced
+from vehicle.model.agreement import (
+    MAX_FLIP_MARGIN,
+    MIN_FRAMES,
+    judge_reduced,
+    refused_before_the_end,
+)
 from vehicle.model.frames import TRACKS, simulator_frames
 from vehicle.model.prepare import prepare
 from vehicle.model.samples import SampleExport
@@ -87,8 +92,10 @@ def test_an_int8_form_that_flips_actions_is_refused(prepared):
     reduced = stamp.reduced
     assert (reduced.precision, reduced.status, reduced.model_file) == ("int8", "refused", None)
     figures = reduced.agreement
-    assert figures["frames"] == MIN_FRAMES and not figures["accepted"]
-    assert figures["fraction"] < 0.999 or figures["worst_flip_margin"] > MAX_FLIP_MARGIN
+    # Turned away as soon as the frames so far settle it, within the first chunks.
+    assert 0 < figures["frames"] < MIN_FRAMES and not figures["accepted"]
+    lost = figures["frames"] - figures["identical"]
+    assert lost > (1 - 0.999) * MIN_FRAMES or figures["worst_flip_margin"] > MAX_FLIP_MARGIN
     assert not (prepared["flips"].directory / "model-int8.onnx").exists()
     _, policy = open_prepared(prepared["flips"].directory)  # precision auto: fp32 all the same
     assert policy.precision == "fp32"
@@ -194,6 +201,24 @@ def test_the_gate_refuses_one_flip_where_fp32_was_sure():
     flipped[-1, 0], flipped[-1, 1] = 0.0, 0.5
     verdict = judge_reduced(reference, flipped)
     assert not verdict.accepted and "margin was above 0.05" in verdict.reason
+
+
+def test_the_gate_refuses_before_the_end_only_when_the_rest_cannot_save_it():
+    planned = MIN_FRAMES
+    reference = _outputs([0] * 500, [0.01] * 500)
+    candidate = reference.copy()
+    settled = refused_before_the_end(planned)
+    candidate[:10, 0], candidate[:10, 1] = 0.1, 0.2  # 10 close flips: 99.9 % still possible
+    assert not settled([reference, candidate])
+    assert judge_reduced(reference, candidate, planned=planned).reason.startswith("only 500")
+    candidate[10, 0], candidate[10, 1] = 0.1, 0.2  # 11: no 9,500 more frames can make it up
+    assert settled([reference, candidate])
+    verdict = judge_reduced(reference, candidate, planned=planned)
+    assert not verdict.accepted and verdict.reason == "the same action on fewer than 99.9 %"
+    sure = _outputs([0] * 500, [MAX_FLIP_MARGIN + 0.01] * 500)
+    one_flip = sure.copy()
+    one_flip[7, 0], one_flip[7, 1] = 0.0, 0.9
+    assert settled([sure, one_flip])  # a sure flip settles it at once
 
 
 def test_frames_come_from_every_track_and_are_the_same_every_time():

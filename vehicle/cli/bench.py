@@ -48,6 +48,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="camera rate for latency and jitter",
     )
     parser.add_argument(
+        "--warmup",
+        type=float,
+        default=1.0,
+        metavar="S",
+        help="seconds each loop runs before its timed window",
+    )
+    parser.add_argument(
         "--engines",
         action="store_true",
         help="only the engines table: each engine's floor at each precision, 1 and 2 threads",
@@ -78,7 +85,11 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
     from vehicle.bench.runner import BenchOptions, run_bench
 
     options = BenchOptions(
-        duration_s=args.duration, viewers=args.viewers, rate_hz=args.rate, model=args.model
+        duration_s=args.duration,
+        viewers=args.viewers,
+        rate_hz=args.rate,
+        model=args.model,
+        warmup_s=args.warmup,
     )
     report = run_bench(options)
     if args.json is not None:

@@ -14,7 +14,7 @@ Two uses, with two bars:
 from __future__ import annotations
 
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass
 from itertools import islice
@@ -69,11 +69,13 @@ def outputs_on(
     frames: Iterable[np.ndarray],
     *,
     deadline: float | None = None,
+    until: Callable[[list[np.ndarray]], bool] | None = None,
 ) -> list[np.ndarray]:
     """Each policy's outputs (frames x outputs) on the same frames, preprocessed as the car
     does. Frames go in chunks; within a chunk each policy runs in its own thread (the
     engines release the GIL), so two policies use both cores of an idle car. Stops early,
-    between chunks, once ``time.monotonic()`` passes ``deadline``."""
+    between chunks, once ``time.monotonic()`` passes ``deadline`` or ``until`` is true of
+    the outputs so far."""
     preprocessors = {p.layout: Preprocessor(p.layout) for p in policies}
     rows: list[list[np.ndarray]] = [[] for _ in policies]
 
@@ -92,6 +94,12 @@ def outputs_on(
                 future.result()
             if deadline is not None and time.monotonic() > deadline:
                 break
+            if until is not None and until(_stacked(rows, policies)):
+                break
+    return _stacked(rows, policies)
+
+
+def _stacked(rows: list[list[np.ndarray]], policies: Sequence[Policy]) -> list[np.ndarray]:
     return [
         np.stack(row) if row else np.empty((0, p.n_outputs))
         for row, p in zip(rows, policies, strict=True)
@@ -103,24 +111,50 @@ def _margins(outputs: np.ndarray) -> np.ndarray:
     return top2[:, 1] - top2[:, 0]
 
 
-def judge_reduced(reference: np.ndarray, candidate: np.ndarray) -> Agreement:
+def _actions_compared(reference: np.ndarray, candidate: np.ndarray) -> tuple[int, float | None]:
+    """Frames with the same action, and fp32's top-2 margin on the surest frame that flipped."""
+    same = reference.argmax(axis=1) == candidate.argmax(axis=1)
+    worst = float(_margins(reference)[~same].max()) if not same.all() else None
+    return int(same.sum()), worst
+
+
+def judge_reduced(
+    reference: np.ndarray, candidate: np.ndarray, *, planned: int = MIN_FRAMES
+) -> Agreement:
     """The reduced-precision gate, on discrete actions (argmax of the outputs)."""
     frames = len(reference)
-    same = reference.argmax(axis=1) == candidate.argmax(axis=1)
-    flips = ~same
-    worst = float(_margins(reference)[flips].max()) if flips.any() else None
+    identical, worst = _actions_compared(reference, candidate)
     diff = float(np.abs(reference - candidate).max()) if frames else 0.0
-    identical = int(same.sum())
-    if frames < MIN_FRAMES:
+    refusal = _certain_refusal(frames, identical, worst, planned)
+    if refusal is not None:
+        accepted, reason = False, refusal
+    elif frames < MIN_FRAMES:
         accepted, reason = False, f"only {frames:,} frames; the gate needs {MIN_FRAMES:,}"
-    elif identical < MIN_AGREEMENT * frames:
-        accepted, reason = False, f"the same action on fewer than {100 * MIN_AGREEMENT:g} %"
-    elif worst is not None and worst > MAX_FLIP_MARGIN:
-        accepted = False
-        reason = f"an action flipped where fp32's margin was above {MAX_FLIP_MARGIN}"
     else:
         accepted, reason = True, "agrees with fp32"
     return Agreement(frames, identical, worst, diff, accepted, reason)
+
+
+def _certain_refusal(frames: int, identical: int, worst: float | None, planned: int) -> str | None:
+    """Why the gate refuses, if it must whatever the rest of ``planned`` frames do."""
+    if worst is not None and worst > MAX_FLIP_MARGIN:
+        return f"an action flipped where fp32's margin was above {MAX_FLIP_MARGIN}"
+    total = max(frames, planned)
+    if identical + (total - frames) < MIN_AGREEMENT * total:
+        return f"the same action on fewer than {100 * MIN_AGREEMENT:g} %"
+    return None
+
+
+def refused_before_the_end(planned: int) -> Callable[[list[np.ndarray]], bool]:
+    """An ``until`` for ``outputs_on``: true once the frames so far can only end in refusal,
+    so a network that int8 breaks is turned away after a chunk, not ten thousand frames."""
+
+    def settled(outputs: list[np.ndarray]) -> bool:
+        reference, candidate = outputs
+        identical, worst = _actions_compared(reference, candidate)
+        return _certain_refusal(len(reference), identical, worst, planned) is not None
+
+    return settled
 
 
 def judge_equivalent(reference: np.ndarray, candidate: np.ndarray, *, discrete: bool) -> Agreement:
@@ -128,13 +162,11 @@ def judge_equivalent(reference: np.ndarray, candidate: np.ndarray, *, discrete: 
     action the same."""
     frames = len(reference)
     diff = float(np.abs(reference - candidate).max()) if frames else 0.0
-    same = reference.argmax(axis=1) == candidate.argmax(axis=1)
-    identical = int(same.sum())
+    identical, worst = _actions_compared(reference, candidate)
     if diff > FP32_TOLERANCE:
         accepted, reason = False, f"outputs differ by {diff:.3g} (more than {FP32_TOLERANCE:g})"
     elif discrete and identical != frames:
         accepted, reason = False, "an action differs"
     else:
         accepted, reason = True, "the same network"
-    worst = float(_margins(reference)[~same].max()) if identical != frames else None
     return Agreement(frames, identical, worst, diff, accepted, reason)

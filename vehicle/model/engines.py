@@ -211,7 +211,7 @@ def _reduced(
     output_name: str,
 ) -> ReducedPrecision:
     """Make, time and judge the int8 form; what became of it."""
-    from vehicle.model.agreement import judge_reduced, outputs_on
+    from vehicle.model.agreement import judge_reduced, outputs_on, refused_before_the_end
     from vehicle.model.quantize import MIN_DENSE_WEIGHTS, quantize_dense
 
     def skipped(reason: str) -> ReducedPrecision:
@@ -241,9 +241,11 @@ def _reduced(
     from vehicle.model.frames import simulator_frames
 
     deadline = time.monotonic() + limits.agreement_budget_s
-    frames = simulator_frames(limits.agreement_frames)
-    reference, got = outputs_on([fp32, policy], frames, deadline=deadline)
-    verdict = judge_reduced(reference, got)
+    planned = limits.agreement_frames
+    frames = simulator_frames(planned)
+    until = refused_before_the_end(planned)
+    reference, got = outputs_on([fp32, policy], frames, deadline=deadline, until=until)
+    verdict = judge_reduced(reference, got, planned=planned)
     if not verdict.accepted:
         (staging / INT8_MODEL).unlink()
         return ReducedPrecision("int8", "refused", verdict.reason, agreement=verdict.to_json())
