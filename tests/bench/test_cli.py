@@ -67,9 +67,12 @@ def test_short_run_writes_designs_json_and_a_table(
         cost["medians_ms"]["service"]["p50"] - cost["medians_ms"]["alone"]["p50"], abs=2e-3
     )
     assert {"cpu", "cores", "python", "onnxruntime"} <= set(report["machine"])
+    model = report["model"]  # the tiny network has no dense layer worth int8
+    assert (model["precision"], model["reduced"].split(":")[0]) == ("fp32", "skipped")
     assert set(report["targets"]) == {t.name for t in TARGETS}
     assert all(t["met"] in (True, False) for t in report["targets"].values())
     table = capsys.readouterr().out
+    assert f"driven by {model['engine']} fp32 (int8 skipped: " in table
     assert "ours+1 viewers" in table and "latency p99 ms" in table and str(out) in table
     assert "service_cost (3 interleaved rounds" in table
     opening = report["model_open"]

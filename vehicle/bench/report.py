@@ -95,6 +95,12 @@ def format_table(report: dict[str, Any], configurations: tuple[str, ...]) -> str
             f"(quiet: {opening['worst_interval_quiet_ms']:g} ms), a stall of "
             f"{opening['stall_periods']:g} periods"
         )
+    model = report.get("model", {})
+    if "engine" in model:
+        lines.append(
+            f"model: {model['path']}, driven by {model['engine']} {model['precision']}"
+            + (f" (int8 {model['reduced']})" if model["reduced"] else "")
+        )
     machine = report.get("machine", {})
     lines.append(
         f"machine: {machine.get('cpu')}, {machine.get('cores')} cores, "

@@ -25,6 +25,7 @@ from vehicle.bench.network import build_shallow_bundle
 from vehicle.bench.sources import camera_image
 from vehicle.bench.stats import BenchError
 from vehicle.bench.targets import evaluate_targets
+from vehicle.core.prepared import PreparedStamp
 from vehicle.model import ModelError, load_bundle
 from vehicle.model.synthetic import parameter_count
 from vehicle.model.worker import prepare_in_worker
@@ -157,19 +158,33 @@ def _isolated(name: str, bundle: Path, options: BenchOptions) -> dict[str, Any]:
             return {"error": f"{type(exc).__name__}: {exc}"}
 
 
+def driven_by(stamp: PreparedStamp) -> dict[str, Any]:
+    """The engine and precision the installation chose, and what became of the int8 form:
+    the figures mean little without them."""
+    reduced = stamp.reduced
+    drives_reduced = reduced is not None and reduced.accepted
+    return {
+        "engine": reduced.engine if drives_reduced else stamp.engine,
+        "precision": reduced.precision if drives_reduced else "fp32",
+        "reduced": None if reduced is None else f"{reduced.status}: {reduced.reason}",
+    }
+
+
 def run_bench(options: BenchOptions) -> dict[str, Any]:
     """Every configuration, the machine, the model and the targets, as one JSON object."""
     with tempfile.TemporaryDirectory(prefix="vehicle-bench-") as tmp:
         given = Path(options.model or build_shallow_bundle(Path(tmp) / "shallow"))
         # Prepared once, as the car installs it (a bad --model fails here with its reason):
         # every configuration, floor and loop alike, then runs the same prepared network.
-        bundle = prepare_in_worker(given, Path(tmp) / "prepared", shown_as=str(given)).directory
+        prepared = prepare_in_worker(given, Path(tmp) / "prepared", shown_as=str(given))
+        bundle = prepared.directory
         onnx_file = next(iter(sorted(given.rglob("model.onnx"))), None)
         report: dict[str, Any] = {
             "machine": machine_info(),
             "model": {
                 "path": str(options.model) if options.model else "built: DeepRacer shallow",
                 "parameters": parameter_count(onnx.load(onnx_file)) if onnx_file else None,
+                **driven_by(prepared.stamp),
             },
             "options": {
                 k: (str(v) if isinstance(v, Path) else v) for k, v in asdict(options).items()
