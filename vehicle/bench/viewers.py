@@ -2,7 +2,8 @@
 
 The console is served as the car serves it: by the service process, plain HTTP on loopback.
 The viewers are in a child process, as a browser would be on a phone: their CPU is not
-counted as the car's, but they share the machine's cores with it.
+counted as the car's, but they share the machine's cores with it, at the lowest priority (a
+phone's browser takes no CPU from the car at all).
 They log in as DeepRacer's tools do (``GET /`` for the session and its CSRF token, then
 ``POST /login``) and then read ``/route?topic=/camera_pkg/display_mjpeg`` and discard it.
 """
@@ -12,6 +13,7 @@ from __future__ import annotations
 import contextlib
 import http.client
 import multiprocessing
+import os
 import queue
 import re
 import threading
@@ -99,6 +101,7 @@ def _watch_one(
 
 def watch(host: str, port: int, password: str, count: int, stop: EventType, events: Events) -> None:
     """Child process entry: log in once, then ``count`` viewers on the stream."""
+    os.nice(19)
     try:
         cookie = login(host, port, password)
     except Exception as exc:
