@@ -104,14 +104,13 @@ def model_upload(tmp_path) -> bytes:
     return buffer.getvalue()
 
 
-def test_stop_reaches_the_governor_quickly_during_an_upload(car, tmp_path) -> None:
-    car.drive_autonomously()
-    data = model_upload(tmp_path)
+def upload_request(car, filename: str, data: bytes) -> tuple[bytes, dict[str, str]]:
+    """The console's upload form as a browser posts it, with the session's CSRF token."""
     boundary = "vehicleboundary"
     body = (
         (
             f'--{boundary}\r\nContent-Disposition: form-data; name="file"; '
-            f'filename="heavy.tar.gz"\r\nContent-Type: application/gzip\r\n\r\n'
+            f'filename="{filename}"\r\nContent-Type: application/gzip\r\n\r\n'
         ).encode()
         + data
         + f"\r\n--{boundary}--\r\n".encode()
@@ -120,6 +119,13 @@ def test_stop_reaches_the_governor_quickly_during_an_upload(car, tmp_path) -> No
         "X-CSRFToken": car.console.csrf,
         "Content-Type": f"multipart/form-data; boundary={boundary}",
     }
+    return body, headers
+
+
+def test_stop_reaches_the_governor_quickly_during_an_upload(car, tmp_path) -> None:
+    car.drive_autonomously()
+    data = model_upload(tmp_path)
+    body, headers = upload_request(car, "heavy.tar.gz", data)
     uploaded: list[object] = []
 
     def upload() -> None:
@@ -218,19 +224,7 @@ def test_a_hostile_tar_header_upload_cannot_hold_the_car(car, tmp_path) -> None:
     archive = bomb(
         tmp_path / "cve.tar.gz", b"x", 64 * 1024, pax_record(b"comment", 64 * 1024, b"1")
     )
-    boundary = "vehicleboundary"
-    body = (
-        (
-            f'--{boundary}\r\nContent-Disposition: form-data; name="file"; '
-            f'filename="cve.tar.gz"\r\nContent-Type: application/gzip\r\n\r\n'
-        ).encode()
-        + archive.read_bytes()
-        + f"\r\n--{boundary}--\r\n".encode()
-    )
-    headers = {
-        "X-CSRFToken": car.console.csrf,
-        "Content-Type": f"multipart/form-data; boundary={boundary}",
-    }
+    body, headers = upload_request(car, "cve.tar.gz", archive.read_bytes())
     answers: list[object] = []
 
     def upload() -> None:
