@@ -61,7 +61,11 @@ def test_short_run_writes_designs_json_and_a_table(
     implementation = report["donkeycar"]["implementation"]
     assert implementation == "reproduced" or implementation.startswith("donkeycar ")
     cost = report["service_cost"]
-    assert set(cost["medians_ms"]) == {"alone", "service", "viewers"}
+    assert set(cost["medians_ms"]) == set(cost["pooled_jitter_p99_ms"])
+    assert set(cost["medians_ms"]) == {"alone", "service", "viewers", "donkeycar"}
+    jitter = report["targets"]["jitter_p99_over_donkeycar"]["value"]
+    pooled = cost["pooled_jitter_p99_ms"]
+    assert jitter == pytest.approx(pooled["service"] / pooled["donkeycar"], abs=1e-3)
     assert all(len(runs) == cost["rounds"] for runs in cost["windows_ms"].values())
     assert cost["service_minus_alone_p50_ms"] == pytest.approx(
         cost["medians_ms"]["service"]["p50"] - cost["medians_ms"]["alone"]["p50"], abs=2e-3
@@ -75,6 +79,7 @@ def test_short_run_writes_designs_json_and_a_table(
     assert f"driven by {model['engine']} fp32 (int8 skipped: " in table
     assert "ours+1 viewers" in table and "latency p99 ms" in table and str(out) in table
     assert "service_cost (3 interleaved rounds" in table
+    assert "period jitter p99 over all rounds: alone " in table
     opening = report["model_open"]
     assert opening["open_ms"] > 0 and opening["worst_interval_while_opening_ms"] > 0
     assert "model_open: opening the model took" in table

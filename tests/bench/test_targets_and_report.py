@@ -29,6 +29,14 @@ def _report() -> dict[str, Any]:
         "ours": _config(1.2, 1.9, 1.0, 0.5, 900.0),
         "ours_viewers": viewers,
         "donkeycar": donkey,
+        "service_cost": {
+            "rounds": 3,
+            "window_s": 1.0,
+            "medians_ms": {"alone": {"p50": 1.1, "p99": 1.8}, "service": {"p50": 1.2, "p99": 1.9}},
+            "service_minus_alone_p50_ms": 0.1,
+            "viewers_minus_service_p50_ms": 0.25,
+            "pooled_jitter_p99_ms": {"alone": 0.4, "service": 0.5, "donkeycar": 0.4},
+        },
     }
 
 
@@ -50,6 +58,11 @@ def test_every_target_is_judged_from_the_report() -> None:
     assert targets["max_rate_times_floor"]["met"] is True
     assert targets["latency_p50_over_donkeycar"]["value"] == 0.06
     assert targets["latency_p50_over_donkeycar"]["met"] is True
+    # jitter against DonkeyCar's comes from the interleaved rounds, not the separate windows
+    assert targets["jitter_p99_over_donkeycar"]["value"] == 1.25
+    assert targets["jitter_p99_over_donkeycar"]["met"] is False
+    assert targets["service_process_cost_p50_ms"]["met"] is True
+    assert targets["viewers_cost_p50_ms"]["met"] is False
 
 
 def test_rate_target_is_a_lower_bound() -> None:
@@ -77,6 +90,7 @@ def test_table_has_a_column_per_configuration_and_every_verdict() -> None:
     header = table.splitlines()[0]
     assert "ours+4 viewers" in header and "donkeycar" in header
     assert "donkeycar: reproduced" in table
+    assert "period jitter p99 over all rounds: alone 0.4, service 0.5, donkeycar 0.4 ms" in table
     assert "Test CPU, 2 cores" in table
     assert "MISSED" in table and " met" in table
     verdicts = table.split("targets:\n")[1].splitlines()

@@ -52,9 +52,11 @@ def _interleaved_line(result: dict[str, Any]) -> str:
         f"{name} p50 {figures['p50']:.3g} / p99 {figures['p99']:.3g} ms"
         for name, figures in medians.items()
     ]
+    jitter = ", ".join(f"{name} {ms:.3g}" for name, ms in result["pooled_jitter_p99_ms"].items())
     return (
         f"{INTERLEAVED} ({result['rounds']} interleaved rounds of {result['window_s']:g} s): "
         + "; ".join(parts)
+        + f"; period jitter p99 over all rounds: {jitter} ms"
     )
 
 

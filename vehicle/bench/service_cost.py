@@ -1,10 +1,13 @@
-"""What the service process costs the drive loop: A/B windows, interleaved, in one process.
+"""What the service process costs the drive loop, and how steady our loop is beside
+DonkeyCar's: A/B windows, interleaved, in one process.
 
-The drive process alone, with the service process attached, and with viewers on that
-service: each arrangement gets several short windows, taken in turn (A, B, C, A, B, C, ...),
-so that a machine that speeds up or slows down during the run (other work, thermal limits)
-weighs on every arrangement alike. The figures are the medians of the windows' own p50
-and p99, and their differences from the drive alone.
+The drive process alone, with the service process attached, with viewers on that service,
+and DonkeyCar's loop: each arrangement gets several short windows, taken in turn (A, B, C,
+D, A, B, C, D, ...), so that a machine that speeds up or slows down during the run (other
+work, thermal limits, a neighbour on the VM's host) weighs on every arrangement alike. The
+latency figures are the medians of the windows' own p50 and p99, and their differences from
+the drive alone. Period jitter is pooled: the p99 over every interval of an arrangement's
+windows, as many intervals as one long window has, but spread over the whole run.
 """
 
 from __future__ import annotations
@@ -14,14 +17,15 @@ from typing import Any
 
 import numpy as np
 
-from vehicle.bench.measure import watch
+from vehicle.bench.donkey import DonkeyLoop, donkeycar_vehicle
+from vehicle.bench.measure import LoopUnderTest, watch
 from vehicle.bench.ours import OursLoop
 from vehicle.bench.sources import camera_image
 from vehicle.bench.stats import jitter_summary, latency_summary
 
 ROUNDS = 3
 MIN_WINDOW_S = 0.5
-ARRANGEMENTS = ("alone", "service", "viewers")
+ARRANGEMENTS = ("alone", "service", "viewers", "donkeycar")
 
 
 def measure_service_cost(
@@ -30,26 +34,34 @@ def measure_service_cost(
     """Interleaved windows of each arrangement; medians and differences in ms."""
     image = camera_image()
     window_s = max(MIN_WINDOW_S, duration_s / ROUNDS)
-    names = ARRANGEMENTS if viewers else ARRANGEMENTS[:2]
+    names = tuple(name for name in ARRANGEMENTS if viewers or name != "viewers")
+    donkey_class, _ = donkeycar_vehicle()
     windows: dict[str, list[dict[str, float]]] = {name: [] for name in names}
+    deviations: dict[str, list[np.ndarray]] = {name: [] for name in names}
     faults: list[str] = []
+    period_s = 1.0 / rate_hz
     for _ in range(ROUNDS):
         for name in names:
-            loop = OursLoop(
-                bundle,
-                image,
-                camera_hz=rate_hz,
-                nominal_hz=rate_hz,
-                service=name != "alone",
-                viewers=viewers if name == "viewers" else 0,
-            )
+            loop: LoopUnderTest
+            if name == "donkeycar":
+                loop = DonkeyLoop(donkey_class, bundle, image, camera_hz=rate_hz, rate_hz=rate_hz)
+            else:
+                loop = OursLoop(
+                    bundle,
+                    image,
+                    camera_hz=rate_hz,
+                    nominal_hz=rate_hz,
+                    service=name != "alone",
+                    viewers=viewers if name == "viewers" else 0,
+                )
             window = watch(loop, warmup_s=warmup_s, duration_s=window_s)
-            faults += [f"{name}: {fault}" for fault in loop.faults]
+            faults += [f"{name}: {fault}" for fault in getattr(loop, "faults", ())]
             latency = latency_summary(window.latencies_s)
-            jitter = jitter_summary(window.pulse_times, 1.0 / rate_hz)
+            jitter = jitter_summary(window.pulse_times, period_s)
             windows[name].append(
                 {"p50": latency["p50"], "p99": latency["p99"], "jitter_p99": jitter["p99"]}
             )
+            deviations[name].append(np.abs(np.diff(window.pulse_times) - period_s))
     medians = {
         name: {key: round(float(np.median([w[key] for w in runs])), 3) for key in runs[0]}
         for name, runs in windows.items()
@@ -59,6 +71,10 @@ def measure_service_cost(
         "window_s": window_s,
         "medians_ms": medians,
         "windows_ms": windows,
+        "pooled_jitter_p99_ms": {
+            name: round(float(np.percentile(np.concatenate(runs), 99)) * 1e3, 3)
+            for name, runs in deviations.items()
+        },
         "service_minus_alone_p50_ms": round(medians["service"]["p50"] - medians["alone"]["p50"], 3),
     }
     if "viewers" in medians:

@@ -73,6 +73,7 @@ class DriveCore:
         self.telemetry = Telemetry()
         self.frames = FrameRing() if shared_memory else None
         self.steps = StepRing() if shared_memory else None
+        self.stepped = threading.Event()  # set after each step: idle until the next frame
         self.drive = DriveLoop(
             self.governor,
             self.slot,
@@ -306,6 +307,7 @@ class DriveCore:
             )
         if self.frames is not None and time.monotonic() < self._frames_wanted_until:
             self.frames.publish(frame.image, frame.seq, frame.t_capture)
+        self.stepped.set()
 
     # -- status ------------------------------------------------------------------------
 

@@ -50,19 +50,32 @@ class Telemetry:
         self.steps += 1
 
     def stats(self) -> LoopStats:
+        """Read by the drive link ten times a second while the loop runs: kept to a few
+        microseconds (one sort, no ``np.percentile`` machinery), as it holds the GIL the
+        drive thread may be waiting for."""
         steps = self.steps
         n = min(steps, self._window)
-        latency = self._latency[:n].copy()
-        t_done = np.sort(self._t_done[:n])
+        latency = np.sort(self._latency[:n])
+        t_done = self._t_done[:n]
         last = float(self._latency[(steps - 1) % self._window]) if steps else 0.0
-        hz = (n - 1) / (t_done[-1] - t_done[0]) if n >= 2 and t_done[-1] > t_done[0] else 0.0
-        p50, p99 = (np.percentile(latency, [50, 99]) * 1e3) if n else (0.0, 0.0)
+        span = float(t_done.max() - t_done.min()) if n >= 2 else 0.0
         return LoopStats(
             steps=steps,
-            loop_hz=float(hz),
-            latency_ms_p50=float(p50),
-            latency_ms_p99=float(p99),
+            loop_hz=(n - 1) / span if span > 0 else 0.0,
+            latency_ms_p50=_percentile(latency, 0.50) * 1e3,
+            latency_ms_p99=_percentile(latency, 0.99) * 1e3,
             latency_ms_last=last * 1e3,
             inference_ms_last=self.inference_s_last * 1e3,
             frames_dropped=self.frames_dropped,
         )
+
+
+def _percentile(ascending: np.ndarray, q: float) -> float:
+    """``np.percentile``'s default (linear) method on sorted values, 0.0 when empty."""
+    if not ascending.size:
+        return 0.0
+    position = (ascending.size - 1) * q
+    below = int(position)
+    above = min(below + 1, ascending.size - 1)
+    low = float(ascending[below])
+    return low + (float(ascending[above]) - low) * (position - below)
