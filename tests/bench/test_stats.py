@@ -1,8 +1,16 @@
 import math
 
+import numpy as np
 import pytest
 
-from vehicle.bench.stats import BenchError, jitter_summary, latency_summary, rate_hz
+from vehicle.bench.stats import (
+    BenchError,
+    deviation_summary,
+    jitter_summary,
+    latency_summary,
+    period_deviations,
+    rate_hz,
+)
 
 
 def test_latency_percentiles_in_ms() -> None:
@@ -52,3 +60,11 @@ def test_rate_counts_intervals_over_span() -> None:
 def test_rate_rejects_too_few_or_no_span(times: list[float]) -> None:
     with pytest.raises(BenchError):
         rate_hz(times)
+
+
+def test_pooled_windows_summarise_every_interval_but_none_between_windows() -> None:
+    first, second = [0.0, 0.010, 0.021], [5.0, 5.013, 5.023]  # a gap of 5 s between them
+    pooled = np.concatenate([period_deviations(w, 0.010) for w in (first, second)])
+    assert pooled == pytest.approx([0.0, 0.001, 0.003, 0.0])
+    assert deviation_summary(pooled)["max"] == 3.0
+    assert jitter_summary(first, 0.010) == deviation_summary(period_deviations(first, 0.010))

@@ -21,7 +21,7 @@ from vehicle.bench.donkey import DonkeyLoop, donkeycar_vehicle
 from vehicle.bench.measure import LoopUnderTest, watch
 from vehicle.bench.ours import OursLoop
 from vehicle.bench.sources import camera_image
-from vehicle.bench.stats import jitter_summary, latency_summary
+from vehicle.bench.stats import deviation_summary, latency_summary, period_deviations
 
 ROUNDS = 3
 MIN_WINDOW_S = 0.5
@@ -57,11 +57,12 @@ def measure_service_cost(
             window = watch(loop, warmup_s=warmup_s, duration_s=window_s)
             faults += [f"{name}: {fault}" for fault in getattr(loop, "faults", ())]
             latency = latency_summary(window.latencies_s)
-            jitter = jitter_summary(window.pulse_times, period_s)
+            deviation = period_deviations(window.pulse_times, period_s)
+            jitter = deviation_summary(deviation)
             windows[name].append(
                 {"p50": latency["p50"], "p99": latency["p99"], "jitter_p99": jitter["p99"]}
             )
-            deviations[name].append(np.abs(np.diff(window.pulse_times) - period_s))
+            deviations[name].append(deviation)
     medians = {
         name: {key: round(float(np.median([w[key] for w in runs])), 3) for key in runs[0]}
         for name, runs in windows.items()
@@ -72,7 +73,7 @@ def measure_service_cost(
         "medians_ms": medians,
         "windows_ms": windows,
         "pooled_jitter_p99_ms": {
-            name: round(float(np.percentile(np.concatenate(runs), 99)) * 1e3, 3)
+            name: deviation_summary(np.concatenate(runs))["p99"]
             for name, runs in deviations.items()
         },
         "service_minus_alone_p50_ms": round(medians["service"]["p50"] - medians["alone"]["p50"], 3),

@@ -33,6 +33,12 @@ def jitter_summary(timestamps_s: Sequence[float], period_s: float) -> dict[str, 
 
     Jitter of one interval is ``|interval - period|``; reported as p50, p99 and max in ms.
     """
+    return deviation_summary(period_deviations(timestamps_s, period_s))
+
+
+def period_deviations(timestamps_s: Sequence[float], period_s: float) -> np.ndarray:
+    """``|interval - period|`` in seconds for each interval between successive timestamps:
+    kept per window, so that windows taken apart can be summarised together."""
     if not period_s > 0:
         raise BenchError(f"target period must be positive, got {period_s!r}")
     times = np.asarray(timestamps_s, dtype=np.float64)
@@ -41,11 +47,15 @@ def jitter_summary(timestamps_s: Sequence[float], period_s: float) -> dict[str, 
     intervals = np.diff(times)
     if np.any(intervals < 0):
         raise BenchError("timestamps must not go backwards")
-    deviation = np.abs(intervals - period_s)
+    return np.abs(intervals - period_s)
+
+
+def deviation_summary(deviations_s: np.ndarray) -> dict[str, float]:
+    """p50, p99 and max in ms of period deviations (one window's, or several pooled)."""
     return {
-        "p50": _ms(np.percentile(deviation, 50)),
-        "p99": _ms(np.percentile(deviation, 99)),
-        "max": _ms(deviation.max()),
+        "p50": _ms(np.percentile(deviations_s, 50)),
+        "p99": _ms(np.percentile(deviations_s, 99)),
+        "max": _ms(deviations_s.max()),
     }
 
 

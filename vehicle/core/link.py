@@ -2,9 +2,9 @@
 
 One thread serves the link: it answers each request at once (a model opens in the car's
 own loader thread) and watches the service. Another pushes the car's status ten times a
-second, each just after a drive step: building it holds the GIL for a few hundred
-microseconds, and in the loop's idle time that delays no pulse (measured: between a frame
-and its pulse, it raised the loop's period jitter p99 from 0.35 to 0.8 ms). About the service:
+second, each just after a drive step: building it holds the GIL for about 150 us, and
+in the loop's idle time that delays no pulse (pushed at random moments, about one in 13
+landed between a frame and its pulse at 30 Hz, delaying that pulse). About the service:
 once a service has said hello (it may take a while to start), a service that closes its
 end, or stays silent longer than ``service_silence_s`` while the car drives or calibrates,
 has taken the operator's Stop button with it, so the car stops. Sends never block: a full
