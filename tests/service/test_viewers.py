@@ -4,6 +4,7 @@ from the frames the drive publishes in shared memory (it publishes only when ask
 from __future__ import annotations
 
 import threading
+import time
 
 import cv2
 import numpy as np
@@ -26,9 +27,11 @@ class FakeDrive:
         self.asked.append(request)
         return {}
 
-    def publish(self, value: int) -> int:
+    def publish(self, value: int, t_capture: float | None = None) -> int:
+        """A frame as the drive publishes it after a step: captured now, unless told."""
         self.seq += 1
-        self.ring.publish(np.full((120, 160, 3), value, np.uint8), self.seq, 0.0)
+        captured = time.monotonic() if t_capture is None else t_capture
+        self.ring.publish(np.full((120, 160, 3), value, np.uint8), self.seq, captured)
         return self.seq
 
     def close(self) -> None:
@@ -82,6 +85,27 @@ def test_only_newer_frames_are_encoded() -> None:
         assert stream.wait_jpeg(first, timeout=0.2) is None  # nothing new was published
         second = drive.publish(20)
         assert stream.wait_jpeg(first, timeout=5.0)[0] == second
+    finally:
+        stream.stop()
+        drive.close()
+
+
+def test_max_fps_skips_frames_captured_too_soon_and_encodes_the_next_at_once() -> None:
+    """1 fps from a 2 Hz camera: every other frame, each encoded as soon as it appears (just
+    after the drive's step), not when a timer since the last encode says."""
+    drive, stream = make_stream(max_fps=1)
+    try:
+        stream.wait_jpeg(0, timeout=0.01)
+        start = time.monotonic()
+        first = drive.publish(10, start)
+        assert stream.wait_jpeg(0, timeout=5.0)[0] == first
+        drive.publish(20, start + 0.5)  # captured too soon after the first: skipped
+        assert stream.wait_jpeg(first, timeout=0.2) is None
+        third = drive.publish(30, start + 1.0)
+        published = time.monotonic()
+        assert stream.wait_jpeg(first, timeout=5.0)[0] == third
+        assert time.monotonic() - published < 0.3  # a timer would have waited ~0.7 s more
+        assert stream.encoded_frames == 2
     finally:
         stream.stop()
         drive.close()

@@ -3,7 +3,11 @@
 The drive process copies a frame into shared memory after its step, and only while viewers
 watch (this encoder tells it so, at most once a second). The encoder here polls that memory
 as a bystander: the drive never waits for it, and the JPEG work runs in this process, so
-viewers cost the drive loop nothing but the copy.
+viewers cost the drive loop nothing but the copy. The encoder takes a frame as soon as it
+appears, which is just after the drive's step, and thins the stream by skipping whole
+frames, never by waiting on a timer: an encode started at a random moment would now and then
+still be running when the next frame arrives, and on a two-core car its memory traffic then
+slows that frame's inference (measured on the bench as late pulse intervals with viewers).
 
 A view is the frame with or without the action overlay, at the camera's size or scaled to
 one a viewer asked for (DeepRacer's ``/route?width=&height=``): each view is encoded once per
@@ -12,6 +16,7 @@ frame however many watch it, and at most ``MAX_SCALED_VIEWS`` scaled ones at a t
 
 from __future__ import annotations
 
+import math
 import threading
 import time
 from collections import Counter
@@ -125,7 +130,7 @@ class ViewerStream:
 
     def _run(self) -> None:
         last_seq = 0
-        next_at = 0.0
+        next_capture = -math.inf  # frames captured earlier are skipped: max_fps
         params = [cv2.IMWRITE_JPEG_QUALITY, JPEG_QUALITY]
         while not self._stop.is_set():
             wanted = self._wanted()
@@ -135,15 +140,14 @@ class ViewerStream:
                 continue
             self._ask_drive()
             frames = self._drive.frames
-            delay = next_at - time.monotonic()
-            if delay > 0 and self._stop.wait(delay):
-                break
-            frame = frames.latest(last_seq) if frames is not None else None
+            frame = (
+                frames.latest(last_seq, captured_from=next_capture) if frames is not None else None
+            )
             if frame is None:
                 self._stop.wait(POLL_S)
                 continue
             last_seq = frame.seq
-            next_at = time.monotonic() + self._min_interval_s
+            next_capture = frame.t_capture + self._min_interval_s
             pictures: dict[bool, np.ndarray] = {}
             for key in self._wanted():  # asked now, not when the wait began
                 overlay, size = key
