@@ -85,6 +85,7 @@ class DriveClient:
         self._stop = threading.Event()
         self._reader = threading.Thread(target=self._read, name="drive-client", daemon=True)
         self._heart = threading.Thread(target=self._beat, name="drive-heartbeat", daemon=True)
+        self._pushed = threading.Event()  # a status push came: the drive has just stepped
 
     def start(self) -> None:
         """Say hello (taking the shared-memory rings), then read and beat in threads."""
@@ -109,6 +110,7 @@ class DriveClient:
 
     def close(self) -> None:
         self._stop.set()
+        self._pushed.set()  # the heartbeat waits for nothing more
         self._channel.close()
         for thread in (self._reader, self._heart):
             if thread.is_alive() and thread is not threading.current_thread():
@@ -202,6 +204,8 @@ class DriveClient:
         if isinstance(status, dict):
             with self._lock:
                 self._status = status
+            if message.get("push") == "status":
+                self._pushed.set()
         request_id = message.get("re")
         if request_id is not None:
             with self._lock:
@@ -216,9 +220,15 @@ class DriveClient:
             self._on_log(message)
 
     def _beat(self) -> None:
-        """Pings that stop if this process freezes: the drive then stops the car."""
+        """Pings that stop if this process freezes: the drive then stops the car.
+
+        Each waits for the drive's next status push (up to half an interval), which comes
+        just after a drive step: the drive reads the ping in its loop's idle time.
+        """
         interval = self.settings.ping_interval_s
-        while not self._stop.wait(interval) and not self.closed.is_set():
+        while not self._stop.wait(interval / 2) and not self.closed.is_set():
+            self._pushed.clear()
+            self._pushed.wait(interval / 2)
             try:
                 self._channel.send(encode_request(Ping(), 0), block=True)
             except (IpcError, OSError):  # full, gone, or closed under us while closing
