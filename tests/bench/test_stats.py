@@ -8,6 +8,7 @@ from vehicle.bench.stats import (
     deviation_summary,
     jitter_summary,
     latency_summary,
+    p99_ratio_interval,
     period_deviations,
     rate_hz,
 )
@@ -68,3 +69,34 @@ def test_pooled_windows_summarise_every_interval_but_none_between_windows() -> N
     assert pooled == pytest.approx([0.0, 0.001, 0.003, 0.0])
     assert deviation_summary(pooled)["max"] == 3.0
     assert jitter_summary(first, 0.010) == deviation_summary(period_deviations(first, 0.010))
+
+
+def test_a_p99_ratio_interval_holds_the_ratio_and_narrows_with_more_samples() -> None:
+    rng = np.random.default_rng(7)
+    steady = [np.full(300, 0.002), np.full(300, 0.002)]
+    halved = [np.full(300, 0.001), np.full(300, 0.001)]
+    assert p99_ratio_interval(steady, halved) == (2.0, 2.0)  # no spread: no chance at all
+
+    def windows(n: int, scale: float) -> list[np.ndarray]:
+        return [rng.exponential(scale, n) for _ in range(3)]
+
+    few = p99_ratio_interval(windows(100, 0.001), windows(100, 0.001))
+    many = p99_ratio_interval(windows(3000, 0.001), windows(3000, 0.001))
+    assert few[0] < 1.0 < few[1] and many[0] < 1.0 < many[1]  # alike: 1 within both
+    assert many[1] - many[0] < (few[1] - few[0]) / 2
+    apart = p99_ratio_interval(windows(3000, 0.002), windows(3000, 0.001))
+    assert 1.6 < apart[0] < 2.0 < apart[1] < 2.4
+
+
+def test_a_p99_ratio_interval_is_the_same_for_the_same_samples() -> None:
+    windows = [np.linspace(0.0, 0.003, 200)]
+    assert p99_ratio_interval(windows, windows) == p99_ratio_interval(windows, windows)
+
+
+@pytest.mark.parametrize(
+    ("numerator", "denominator"),
+    [([], [np.ones(3)]), ([np.ones(3)], [np.ones(0)])],
+)
+def test_a_p99_ratio_interval_needs_samples_on_both_sides(numerator, denominator) -> None:
+    with pytest.raises(BenchError, match="needs samples in every window"):
+        p99_ratio_interval(numerator, denominator)

@@ -34,8 +34,11 @@ def _report() -> dict[str, Any]:
             "window_s": 1.0,
             "medians_ms": {"alone": {"p50": 1.1, "p99": 1.8}, "service": {"p50": 1.2, "p99": 1.9}},
             "service_minus_alone_p50_ms": 0.1,
+            "service_minus_alone_p50_by_round_ms": [0.05, 0.1, -0.02],
             "viewers_minus_service_p50_ms": 0.25,
+            "viewers_minus_service_p50_by_round_ms": [0.2, 0.25, 0.4],
             "pooled_jitter_p99_ms": {"alone": 0.4, "service": 0.5, "donkeycar": 0.4},
+            "jitter_p99_ratio_interval": [0.8, 1.6],
         },
     }
 
@@ -63,6 +66,17 @@ def test_every_target_is_judged_from_the_report() -> None:
     assert targets["jitter_p99_over_donkeycar"]["met"] is False
     assert targets["service_process_cost_p50_ms"]["met"] is True
     assert targets["viewers_cost_p50_ms"]["met"] is False
+
+
+def test_a_verdict_is_resolved_only_when_chance_could_not_change_it() -> None:
+    targets = evaluate_targets(_report())
+    jitter = targets["jitter_p99_over_donkeycar"]
+    assert (jitter["spread"], jitter["resolved"]) == ([0.8, 1.6], False)  # 1.0 is inside
+    service = targets["service_process_cost_p50_ms"]  # every round at or under 0.1 ms
+    assert (service["spread"], service["resolved"]) == ([-0.02, 0.1], True)
+    viewers = targets["viewers_cost_p50_ms"]  # every round over 0.1 ms: a resolved miss
+    assert (viewers["met"], viewers["spread"], viewers["resolved"]) == (False, [0.2, 0.4], True)
+    assert "spread" not in targets["latency_p50_over_floor"]  # one window: no spread to give
 
 
 def test_rate_target_is_a_lower_bound() -> None:
@@ -93,6 +107,8 @@ def test_table_has_a_column_per_configuration_and_every_verdict() -> None:
     assert "period jitter p99 over all rounds: alone 0.4, service 0.5, donkeycar 0.4 ms" in table
     assert "Test CPU, 2 cores" in table
     assert "MISSED" in table and " met" in table
+    assert "(<= 1) MISSED [chance: 0.8 to 1.6, not resolved: within chance]" in table
+    assert "(<= 0.1) MISSED [chance: 0.2 to 0.4, resolved]" in table
     verdicts = table.split("targets:\n")[1].splitlines()
     assert len(verdicts) == len(TARGETS)
 

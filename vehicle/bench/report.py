@@ -112,8 +112,13 @@ def format_table(report: dict[str, Any], configurations: tuple[str, ...]) -> str
     for target in report.get("targets", {}).values():
         verdict = {True: "met", False: "MISSED", None: "not measured"}[target["met"]]
         value = "-" if target["value"] is None else f"{target['value']:.3g}"
+        spread = ""
+        if "spread" in target:
+            low, high = target["spread"]
+            within = "resolved" if target["resolved"] else "not resolved: within chance"
+            spread = f" [chance: {low:.3g} to {high:.3g}, {within}]"
         lines.append(
             f"  {target['description']}: {value} ({target['compare']} "
-            f"{target['limit']:g}) {verdict}"
+            f"{target['limit']:g}) {verdict}{spread}"
         )
     return "\n".join(lines)

@@ -7,7 +7,12 @@ D, A, B, C, D, ...), so that a machine that speeds up or slows down during the r
 work, thermal limits, a neighbour on the VM's host) weighs on every arrangement alike. The
 latency figures are the medians of the windows' own p50 and p99, and their differences from
 the drive alone. Period jitter is pooled: the p99 over every interval of an arrangement's
-windows, as many intervals as one long window has, but spread over the whole run.
+windows, as many intervals as two long windows have, but spread over the whole run.
+
+Each comparison also says how far chance could move it, so that a verdict is not read into
+the VM's noise: the differences of each round (service or viewers against the windows beside
+them), and for the jitter ratio a bootstrap interval (a p99 of a few hundred intervals rests
+on its handful of largest ones).
 """
 
 from __future__ import annotations
@@ -21,7 +26,12 @@ from vehicle.bench.donkey import DonkeyLoop, donkeycar_vehicle
 from vehicle.bench.measure import LoopUnderTest, watch
 from vehicle.bench.ours import OursLoop
 from vehicle.bench.sources import camera_image
-from vehicle.bench.stats import deviation_summary, latency_summary, period_deviations
+from vehicle.bench.stats import (
+    deviation_summary,
+    latency_summary,
+    p99_ratio_interval,
+    period_deviations,
+)
 
 ROUNDS = 3
 MIN_WINDOW_S = 0.5
@@ -33,7 +43,7 @@ def measure_service_cost(
 ) -> dict[str, Any]:
     """Interleaved windows of each arrangement; medians and differences in ms."""
     image = camera_image()
-    window_s = max(MIN_WINDOW_S, duration_s / ROUNDS)
+    window_s = max(MIN_WINDOW_S, 2.0 * duration_s / ROUNDS)
     names = tuple(name for name in ARRANGEMENTS if viewers or name != "viewers")
     donkey_class, _ = donkeycar_vehicle()
     windows: dict[str, list[dict[str, float]]] = {name: [] for name in names}
@@ -76,13 +86,25 @@ def measure_service_cost(
             name: deviation_summary(np.concatenate(runs))["p99"]
             for name, runs in deviations.items()
         },
+        "jitter_p99_ratio_interval": list(
+            p99_ratio_interval(deviations["service"], deviations["donkeycar"])
+        ),
         "service_minus_alone_p50_ms": round(medians["service"]["p50"] - medians["alone"]["p50"], 3),
+        "service_minus_alone_p50_by_round_ms": _by_round(windows["service"], windows["alone"]),
     }
     if "viewers" in medians:
         result["viewers"] = viewers
         result["viewers_minus_service_p50_ms"] = round(
             medians["viewers"]["p50"] - medians["service"]["p50"], 3
         )
+        result["viewers_minus_service_p50_by_round_ms"] = _by_round(
+            windows["viewers"], windows["service"]
+        )
     if faults:
         result["faults"] = faults
     return result
+
+
+def _by_round(minuend: list[dict[str, float]], subtrahend: list[dict[str, float]]) -> list[float]:
+    """p50 differences of windows taken side by side, round by round."""
+    return [round(a["p50"] - b["p50"], 3) for a, b in zip(minuend, subtrahend, strict=True)]

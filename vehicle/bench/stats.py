@@ -68,3 +68,33 @@ def rate_hz(timestamps_s: Sequence[float]) -> float:
     if span <= 0:
         raise BenchError("timestamps must span a positive time")
     return round((times.size - 1) / span, 2)
+
+
+def p99_ratio_interval(
+    numerator: Sequence[np.ndarray],
+    denominator: Sequence[np.ndarray],
+    *,
+    coverage: float = 0.9,
+    draws: int = 1000,
+    seed: int = 0,
+) -> tuple[float, float]:
+    """How far the ratio of two pooled p99s could move by chance: its ``coverage`` interval
+    over bootstrap draws that resample each window's samples within that window (a p99 of a
+    few hundred intervals rests on its handful of largest ones; resampling by window keeps
+    each window's share, so drift between windows is not mistaken for chance)."""
+    if not 0 < coverage < 1 or draws < 1:
+        raise BenchError(f"bad interval: coverage {coverage!r}, draws {draws!r}")
+    groups = [list(numerator), list(denominator)]
+    if not all(groups) or any(window.size == 0 for group in groups for window in group):
+        raise BenchError("a ratio interval needs samples in every window on both sides")
+    rng = np.random.default_rng(seed)
+    ratios = np.empty(draws)
+    for draw in range(draws):
+        top, bottom = (
+            np.percentile(np.concatenate([w[rng.integers(0, w.size, w.size)] for w in group]), 99)
+            for group in groups
+        )
+        ratios[draw] = top / bottom if bottom > 0 else np.inf
+    tail = (1.0 - coverage) / 2.0 * 100.0
+    low, high = np.percentile(ratios, [tail, 100.0 - tail])
+    return round(float(low), 3), round(float(high), 3)
