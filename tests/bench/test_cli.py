@@ -3,6 +3,7 @@
 import json
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from vehicle.bench.runner import BenchOptions
@@ -43,7 +44,7 @@ def test_short_run_writes_designs_json_and_a_table(
     args = ["--data-dir", str(tmp_path / "data"), "bench", "--json", str(out)]
     # 10 Hz: the governor's deadlines (100 ms inference bound) survive a loaded CI machine
     args += ["--duration", "0.6", "--viewers", "1", "--model", str(tiny_bundle), "--rate", "10"]
-    args += ["--warmup", "0.2"]
+    args += ["--warmup", "0.2", "--rounds", "2"]
     assert main(args) == 0
     report = json.loads(out.read_text())
     for name in ("ours", "ours_viewers", "donkeycar"):
@@ -67,9 +68,19 @@ def test_short_run_writes_designs_json_and_a_table(
     pooled = cost["pooled_jitter_p99_ms"]
     assert jitter == pytest.approx(pooled["service"] / pooled["donkeycar"], abs=1e-3)
     assert all(len(runs) == cost["rounds"] for runs in cost["windows_ms"].values())
-    assert cost["service_minus_alone_p50_ms"] == pytest.approx(
-        cost["medians_ms"]["service"]["p50"] - cost["medians_ms"]["alone"]["p50"], abs=2e-3
+    windows = cost["windows_ms"]  # costs: medians of the rounds' paired differences
+    paired = [
+        s["p50"] - a["p50"] for s, a in zip(windows["service"], windows["alone"], strict=True)
+    ]
+    assert cost["service_minus_alone_p50_by_round_ms"] == pytest.approx(paired, abs=2e-3)
+    assert cost["service_minus_alone_p50_ms"] == pytest.approx(np.median(paired), abs=2e-3)
+    low, high = report["targets"]["viewers_cost_p50_ms"]["spread"]
+    assert (low, high) == (
+        min(cost["viewers_minus_service_p50_by_round_ms"]),
+        max(cost["viewers_minus_service_p50_by_round_ms"]),
     )
+    low, high = cost["jitter_p99_ratio_interval"]
+    assert low <= high and report["targets"]["jitter_p99_over_donkeycar"]["spread"] == [low, high]
     assert {"cpu", "cores", "python", "onnxruntime"} <= set(report["machine"])
     model = report["model"]  # the tiny network has no dense layer worth int8
     assert (model["precision"], model["reduced"].split(":")[0]) == ("fp32", "skipped")
@@ -78,7 +89,8 @@ def test_short_run_writes_designs_json_and_a_table(
     table = capsys.readouterr().out
     assert f"driven by {model['engine']} fp32 (int8 skipped: " in table
     assert "ours+1 viewers" in table and "latency p99 ms" in table and str(out) in table
-    assert "service_cost (3 interleaved rounds" in table
+    assert "service_cost (2 interleaved rounds" in table
+    assert "[chance: " in table
     assert "period jitter p99 over all rounds: alone " in table
     opening = report["model_open"]
     assert opening["open_ms"] > 0 and opening["worst_interval_while_opening_ms"] > 0
@@ -92,6 +104,7 @@ def test_short_run_writes_designs_json_and_a_table(
         ("--rate", "-30", "rate must be > 0 Hz"),
         ("--rate", "5000", "rate must be at most 1000 Hz"),
         ("--viewers", "-1", "viewers must be between 0 and 12"),
+        ("--rounds", "1", "rounds must be a whole number >= 2"),
         ("--model", "/nonexistent/model", "not found"),
     ],
 )

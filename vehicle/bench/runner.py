@@ -48,6 +48,7 @@ class BenchOptions:
     rate_hz: float = 30.0
     model: Path | None = None  # None: DeepRacer's shallow network, built for the run
     warmup_s: float = 1.0
+    rounds: int = 5  # interleaved rounds of service_cost
 
     def __post_init__(self) -> None:
         for name, label, unit in (("duration_s", "duration", "s"), ("rate_hz", "rate", "Hz")):
@@ -60,6 +61,8 @@ class BenchOptions:
             raise BenchError(f"viewers must be a whole number, got {self.viewers!r}")
         if not 0 <= self.viewers <= 12:
             raise BenchError(f"viewers must be between 0 and 12, got {self.viewers}")
+        if isinstance(self.rounds, bool) or not isinstance(self.rounds, int) or self.rounds < 2:
+            raise BenchError(f"rounds must be a whole number >= 2, got {self.rounds!r}")
         if not self.warmup_s >= 0:
             raise BenchError(f"warm-up must be >= 0 s, got {self.warmup_s!r}")
         if self.model is not None and not Path(self.model).exists():
@@ -92,6 +95,7 @@ def run_configuration(name: str, bundle: Path, options: BenchOptions) -> dict[st
             duration_s=options.duration_s,
             warmup_s=options.warmup_s,
             viewers=options.viewers,
+            rounds=options.rounds,
         )
 
     image = camera_image()
