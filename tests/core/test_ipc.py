@@ -41,7 +41,7 @@ def test_every_request_round_trips_through_its_encoding() -> None:
         "calibration_mode": {"on": True},
         "preview": {"channel": "steering", "ns": 1_500_000},
         "load_model": {"path": "/x", "name": "x"},
-        "want_frames": {"seconds": 2.0},
+        "want_frames": {"seconds": 2.0, "fps": 15.0},
         "set_led": {"red": 255, "green": 0, "blue": 40},
     }
     for op, cls in REQUESTS.items():

@@ -44,13 +44,6 @@ def test_the_newest_frame_is_read_as_published(frames) -> None:
     assert reader.latest(after_seq=5) is None
 
 
-def test_a_frame_captured_too_early_is_not_read(frames) -> None:
-    ring, reader = frames
-    ring.publish(image(1), 1, 2.0)
-    assert reader.latest(captured_from=2.5) is None
-    assert reader.latest(captured_from=2.0).seq == 1
-
-
 def test_gray_and_small_frames_keep_their_shape(frames) -> None:
     ring, reader = frames
     ring.publish(image(1, (120, 160)), 1, 0.0)

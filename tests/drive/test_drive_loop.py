@@ -178,3 +178,23 @@ def test_commands_in_the_wrong_state_are_refused_with_a_reason(car) -> None:
     service.enter_calibration()
     service.preview_pulse("steering", 1_300_000)
     assert backend.current["steering"] == 1_300_000
+
+
+def test_frames_are_copied_for_viewers_only_while_asked_and_at_their_rate(car) -> None:
+    """A 30 Hz camera and viewers at 15 fps: every other frame reaches the frame ring."""
+    service, _, clock = car
+    image = frame_image(3)
+
+    def step() -> int:
+        clock.t += 1 / 30
+        frame = service.slot.put(image)
+        service.drive._after(frame, service.drive.step(frame))
+        return service.frames.published
+
+    assert [step() for _ in range(3)] == [0, 0, 0]  # nobody watches: nothing copied
+    service.want_frames(5.0, 15.0)
+    assert [step() for _ in range(6)] == [1, 1, 2, 2, 3, 3]
+    service.want_frames(5.0, 30.0)
+    assert [step() for _ in range(3)] == [4, 5, 6]
+    with pytest.raises(ValueError, match="viewer frame rate must be > 0"):
+        service.want_frames(5.0, 0.0)

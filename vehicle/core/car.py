@@ -7,8 +7,8 @@ it refuses (nothing changed then). ``status()`` is a JSON-ready snapshot; readin
 makes the drive loop wait.
 
 After each step the car publishes, without waiting on anyone, one record to the step ring
-and (only while viewers watch) the frame to the frame ring: both shared memory the service
-reads (``vehicle.core.shm``).
+and (only while viewers watch, at their rate) the frame to the frame ring: both shared
+memory the service reads (``vehicle.core.shm``).
 """
 
 from __future__ import annotations
@@ -37,6 +37,8 @@ from vehicle.core.telemetry import Telemetry
 from vehicle.runtime_state import check_mode, check_throttle_limit
 
 log = logging.getLogger(__name__)
+
+FRAME_RATE_SLACK = 1.1  # frames for viewers: camera intervals vary by a few percent
 
 
 class DriveCore:
@@ -89,6 +91,8 @@ class DriveCore:
         self.model_error: str | None = None
         self.stop_reason: str | None = None
         self._frames_wanted_until = -math.inf  # time.monotonic(): viewers are a wall-clock thing
+        self._frame_gap_s = 0.0  # viewers' frames are captured at least this far apart
+        self._next_frame_capture = -math.inf
         self._stop = threading.Event()
         self._threads: list[threading.Thread] = []
         self._closed = False
@@ -285,8 +289,14 @@ class DriveCore:
 
     # -- publishing --------------------------------------------------------------------
 
-    def want_frames(self, seconds: float) -> None:
-        """Viewers are watching: publish frames for the next ``seconds`` (at most 10)."""
+    def want_frames(self, seconds: float, fps: float) -> None:
+        """Viewers are watching: publish frames for the next ``seconds`` (at most 10), at most
+        ``fps`` a second. Each copy (900 kB at 640x480) leaves the drive's CPU cache colder
+        for the next inference, so frames the viewers would skip are not copied at all."""
+        if not fps > 0:
+            raise ValueError(f"viewer frame rate must be > 0, got {fps!r}")
+        # a 30 Hz camera must still give 15 fps: its frames may come a little early
+        self._frame_gap_s = 1.0 / (fps * FRAME_RATE_SLACK)
         self._frames_wanted_until = time.monotonic() + min(max(0.0, seconds), 10.0)
 
     def _publish(self, frame: Frame, result: StepResult | None) -> None:
@@ -305,8 +315,13 @@ class DriveCore:
                 GOVERNOR_STATES.index(state),
                 result.outputs,
             )
-        if self.frames is not None and time.monotonic() < self._frames_wanted_until:
+        if (
+            self.frames is not None
+            and time.monotonic() < self._frames_wanted_until
+            and frame.t_capture >= self._next_frame_capture
+        ):
             self.frames.publish(frame.image, frame.seq, frame.t_capture)
+            self._next_frame_capture = frame.t_capture + self._frame_gap_s
         self.stepped.set()
 
     # -- status ------------------------------------------------------------------------

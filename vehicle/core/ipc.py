@@ -136,10 +136,12 @@ class SetLed(Request):
 
 @dataclass(frozen=True)
 class WantFrames(Request):
-    """Viewers are watching: publish camera frames for the next ``seconds``."""
+    """Viewers are watching: publish camera frames for the next ``seconds``, at most ``fps``
+    a second (the viewers' rate: the drive copies no frame nobody will see)."""
 
     op: ClassVar[str] = "want_frames"
     seconds: float
+    fps: float
 
 
 REQUESTS: dict[str, type[Request]] = {

@@ -218,8 +218,8 @@ class DriveLink:
                 car.preview_pulse(channel, ns)  # type: ignore[arg-type]
             case LoadModel(path=path, name=name):
                 car.load_model(self._model_path(path), name)
-            case WantFrames(seconds=seconds):
-                car.want_frames(seconds)
+            case WantFrames(seconds=seconds, fps=fps):
+                car.want_frames(seconds, fps)
             case SetLed(red=red, green=green, blue=blue):
                 car.set_led(red, green, blue)
             case _:

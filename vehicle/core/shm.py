@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
-import math
 import mmap
 import os
 import struct
@@ -161,9 +160,7 @@ class FrameReader:
         self._latest = self._block.u64(_LATEST_OFFSET)
         self.torn = 0  # frames overwritten while being copied (skipped)
 
-    def latest(self, after_seq: int = 0, *, captured_from: float = -math.inf) -> SharedFrame | None:
-        """The newest frame, if newer than ``after_seq`` and captured at ``captured_from`` or
-        later (a frame too early is not copied)."""
+    def latest(self, after_seq: int = 0) -> SharedFrame | None:
         seq = int(self._latest[0])
         if seq <= after_seq:
             return None
@@ -174,8 +171,6 @@ class FrameReader:
         size = height * width * channels
         if found != seq or channels not in (1, 3) or size > self._slot_bytes - 32 or not size:
             self.torn += 1
-            return None
-        if t_capture < captured_from:
             return None
         shape = (height, width) if channels == 1 else (height, width, 3)
         start = offset + _FRAME_SLOT_HEADER_BYTES

@@ -1,13 +1,13 @@
 """JPEG frames for console viewers: encoded once per frame, shared by all, in the service.
 
-The drive process copies a frame into shared memory after its step, and only while viewers
-watch (this encoder tells it so, at most once a second). The encoder here polls that memory
-as a bystander: the drive never waits for it, and the JPEG work runs in this process, so
-viewers cost the drive loop nothing but the copy. The encoder takes a frame as soon as it
-appears, which is just after the drive's step, and thins the stream by skipping whole
-frames, never by waiting on a timer: an encode started at a random moment would now and then
-still be running when the next frame arrives, and on a two-core car its memory traffic then
-slows that frame's inference (measured on the bench as late pulse intervals with viewers).
+The drive process copies a frame into shared memory after its step, only while viewers
+watch and only at their rate (this encoder tells it both, once a second). The encoder here
+polls that memory as a bystander: the drive never waits for it, and the JPEG work runs in
+this process, so viewers cost the drive loop nothing but the copy. The encoder takes each
+frame as soon as it appears, which is just after the drive's step, never on a timer of its
+own: an encode started at a random moment would now and then still be running when the
+next frame arrives, and on a two-core car its memory traffic then slows that frame's
+inference (measured on the bench as late pulse intervals with viewers).
 
 A view is the frame with or without the action overlay, at the camera's size or scaled to
 one a viewer asked for (DeepRacer's ``/route?width=&height=``): each view is encoded once per
@@ -16,7 +16,6 @@ frame however many watch it, and at most ``MAX_SCALED_VIEWS`` scaled ones at a t
 
 from __future__ import annotations
 
-import math
 import threading
 import time
 from collections import Counter
@@ -66,7 +65,7 @@ class ViewerStream:
     ) -> None:
         self._drive = drive  # a DriveClient: its frame ring and its requests
         self._action = overlay_source or (lambda: None)
-        self._min_interval_s = 1.0 / (max_fps * 1.1)  # slack: a 30 Hz camera still gives 15
+        self._max_fps = max_fps  # the drive publishes no more frames than this a second
         self._cond = threading.Condition()
         self._watched = threading.Event()
         self._encoded: dict[ViewKey, tuple[int, bytes]] = {}
@@ -130,7 +129,6 @@ class ViewerStream:
 
     def _run(self) -> None:
         last_seq = 0
-        next_capture = -math.inf  # frames captured earlier are skipped: max_fps
         params = [cv2.IMWRITE_JPEG_QUALITY, JPEG_QUALITY]
         while not self._stop.is_set():
             wanted = self._wanted()
@@ -140,14 +138,11 @@ class ViewerStream:
                 continue
             self._ask_drive()
             frames = self._drive.frames
-            frame = (
-                frames.latest(last_seq, captured_from=next_capture) if frames is not None else None
-            )
+            frame = frames.latest(last_seq) if frames is not None else None
             if frame is None:
                 self._stop.wait(POLL_S)
                 continue
             last_seq = frame.seq
-            next_capture = frame.t_capture + self._min_interval_s
             pictures: dict[bool, np.ndarray] = {}
             for key in self._wanted():  # asked now, not when the wait began
                 overlay, size = key
@@ -172,7 +167,7 @@ class ViewerStream:
         if now < self._asked_until - DEMAND_WINDOW_S / 2:
             return
         try:
-            self._drive.request(WantFrames(DEMAND_WINDOW_S))
+            self._drive.request(WantFrames(DEMAND_WINDOW_S, self._max_fps))
             self._asked_until = now + DEMAND_WINDOW_S
         except (ValueError, RuntimeError):
             self._asked_until = now + 0.2  # the drive is busy or gone: try again shortly
