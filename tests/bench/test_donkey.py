@@ -1,3 +1,5 @@
+import importlib.metadata
+import sys
 import threading
 from pathlib import Path
 from typing import Any
@@ -90,6 +92,31 @@ def test_real_donkeycar_or_the_reproduction_is_named() -> None:
         assert implementation == "reproduced"
     else:
         assert implementation.startswith("donkeycar ")
+
+
+def test_importing_donkeycar_leaves_the_recursion_limit_as_it_was(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """DonkeyCar 5.3 sets it to 100,000 when imported: deeply nested JSON then overflows the
+    C stack (a segfault) where it raised RecursionError. A stand-in package does the same."""
+    package = tmp_path / "donkeycar"
+    package.mkdir()
+    (package / "__init__.py").write_text("import sys\nsys.setrecursionlimit(10**5)\n")
+    (package / "vehicle.py").write_text("class Vehicle:\n    pass\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    for name in ("donkeycar", "donkeycar.vehicle"):
+        monkeypatch.delitem(sys.modules, name, raising=False)
+    monkeypatch.setattr(importlib.metadata, "version", lambda _name: "5.3.0")
+    before = sys.getrecursionlimit()
+    sys.setrecursionlimit(1234)
+    try:
+        vehicle_class, implementation = donkeycar_vehicle()
+        assert sys.getrecursionlimit() == 1234
+    finally:  # the stand-in goes; monkeypatch puts back a real donkeycar if one was imported
+        sys.setrecursionlimit(before)
+        for name in ("donkeycar", "donkeycar.vehicle"):
+            sys.modules.pop(name, None)
+    assert (vehicle_class.__module__, implementation) == ("donkeycar.vehicle", "donkeycar 5.3.0")
 
 
 def test_pilot_and_output_drive_the_mock_pwm(tiny_bundle: Path) -> None:

@@ -13,6 +13,7 @@ import contextlib
 import importlib.metadata
 import io
 import logging
+import sys
 import threading
 import time
 from collections.abc import Callable
@@ -94,9 +95,13 @@ def donkeycar_vehicle() -> tuple[Callable[[], Any], str]:
 
     Importing donkeycar prints a banner and sets up INFO logging for the whole process; the
     banner is swallowed and its loggers are quietened so the bench's own output stays clean.
+    It also raises the interpreter's recursion limit to 100,000 for the whole process, where
+    deeply nested input (JSON, say) then overflows the C stack and kills the process instead
+    of raising RecursionError: the limit is put back.
     """
     root = logging.getLogger()
     level, handlers = root.level, list(root.handlers)
+    recursion_limit = sys.getrecursionlimit()
     try:
         with contextlib.redirect_stdout(io.StringIO()):
             from donkeycar.vehicle import Vehicle
@@ -105,6 +110,7 @@ def donkeycar_vehicle() -> tuple[Callable[[], Any], str]:
     finally:
         root.setLevel(level)
         root.handlers[:] = handlers
+        sys.setrecursionlimit(recursion_limit)
     logging.getLogger("donkeycar").setLevel(logging.WARNING)
     return Vehicle, f"donkeycar {importlib.metadata.version('donkeycar')}"
 
