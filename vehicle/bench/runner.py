@@ -32,7 +32,7 @@ from vehicle.model.worker import prepare_in_worker
 
 # ours_alone: the drive process with nothing attached (the one-process figure);
 # ours: with the service process attached, as the car runs; ours_viewers: and viewers;
-# service_cost: the three, in interleaved short windows, for their differences;
+# service_cost: the three and DonkeyCar's loop, in interleaved rounds: costs and jitter compared;
 # model_open: how long opening a model stalls the loop while driving.
 CONFIGURATIONS = ("ours_alone", "ours", "ours_viewers", "donkeycar", "service_cost", "model_open")
 FAST_CAMERA_FACTOR = 3.0  # the "faster than the loop" camera runs at this many x 1/floor
