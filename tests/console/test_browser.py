@@ -80,12 +80,19 @@ def open_page(browser, console: ConsoleHandle) -> Iterator[Callable[..., object]
         if log_in:
             page.fill("#password", PASSWORD)
             page.click("button[type=submit]")
-            page.wait_for_selector("#joystick")
+            wait_for_drive_page(page)
         return page
 
     yield open_page
     for context in contexts:
         context.close()
+
+
+def wait_for_drive_page(page) -> None:
+    """Until the drive page has shown its first status: its script has run and listens to
+    the controls (the markup alone arrives earlier, and a control used then does nothing)."""
+    page.wait_for_selector("#joystick")
+    sync_api.expect(page.locator("#limit-value")).to_have_text(re.compile(r"^\d+%$"))
 
 
 def shoot(page, name: str) -> None:
@@ -100,7 +107,7 @@ def test_login_and_throttle_limit(open_page, service: VehicleService) -> None:
     assert page.locator(".error").inner_text() == "Wrong password"
     page.fill("#password", PASSWORD)
     page.click("button[type=submit]")
-    page.wait_for_selector("#joystick")
+    wait_for_drive_page(page)
     page.set_viewport_size(DESKTOP)
     page.locator("#limit").fill("35")
     eventually(lambda: service.status()["throttle_limit"] == 0.35, "the new throttle limit")
